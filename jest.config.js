@@ -1,0 +1,9 @@
+// One Jest run over every project: infrastructure (Kafka, PostgreSQL) is brought up once for all
+// of them by the global setup, then torn down.
+/** @type {import('jest').Config} */
+export default {
+  projects: ['<rootDir>/libs/*/jest.config.js', '<rootDir>/services/*/jest.config.js', '<rootDir>/tools/*/jest.config.js'],
+  globalSetup: '<rootDir>/libs/testing/src/global-setup.cjs',
+  globalTeardown: '<rootDir>/libs/testing/src/global-teardown.cjs',
+  maxWorkers: 2,
+};
