@@ -1,0 +1,1 @@
+export { ConfigError, loadConfig, loadConfigOrExit, env } from './config.ts';

@@ -1,0 +1,214 @@
+import { SpanKind, context, propagation, trace } from '@opentelemetry/api';
+import type { Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import { deadLetterTopic, decodeEvent } from '@parley/contracts';
+import type { ParleyEvent } from '@parley/contracts';
+import type { Logger } from '@parley/observability';
+import { backoffMs, retryVerdict } from './errors.ts';
+import type { EventPublisher } from './publisher.ts';
+
+/** Where a consumed event came from. */
+export type RecordPosition = { topic: string; partition: number; offset: string };
+export type ConsumedEvent = RecordPosition & { event: ParleyEvent; headers: Record<string, string> };
+
+export type RetryPolicy = {
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  /** Attempts for errors that do not say whether they are retriable, before the DLQ. */
+  maxBoundedAttempts: number;
+};
+
+const defaultRetry: RetryPolicy = { initialBackoffMs: 200, maxBackoffMs: 30_000, maxBoundedAttempts: 5 };
+
+type CommonOptions = {
+  kafka: Kafka;
+  publisher: EventPublisher;
+  logger: Logger;
+  groupId: string;
+  topics: ReadonlyArray<string>;
+  /** A new group starts at the beginning of the log (the log is the system of record). */
+  fromBeginning?: boolean;
+  retry?: Partial<RetryPolicy>;
+};
+
+export type EventConsumerOptions = CommonOptions & {
+  /** Handles one event; the offset is committed only after it resolves. */
+  handle(event: ParleyEvent, position: ConsumedEvent): Promise<void>;
+};
+
+export type BatchConsumerOptions = CommonOptions & {
+  /**
+   * Handles the valid events of one partition's batch, in order; offsets are committed after it
+   * resolves. Invalid records are dead-lettered before it is called.
+   */
+  handleBatch(batch: { topic: string; partition: number; events: ConsumedEvent[] }): Promise<void>;
+};
+
+export type RunningConsumer = {
+  stop(): Promise<void>;
+  /** Resolves when the consumer has joined its group and received partitions. */
+  ready: Promise<void>;
+};
+
+/**
+ * What happens to each kind of record:
+ * - valid event → handled; offset committed after the handler resolves (at-least-once).
+ * - not JSON / fails its schema → `<topic>.dlq` with the error; the partition moves on.
+ * - an event type this build does not know (a newer producer) → skipped with a warning: the record
+ *   stays in the log and is processed once this consumer is upgraded and replays.
+ * - handler error → retried per its `retriable` flag (see retryVerdict), then the DLQ.
+ */
+export async function startEventConsumer(options: EventConsumerOptions): Promise<RunningConsumer> {
+  return runConsumer(options, async (records, tools) => {
+    for (const record of records) {
+      if (!tools.isRunning()) return;
+      await tools.withRetry([record], () => options.handle(record.event, record));
+      tools.resolve(record.offset);
+    }
+  });
+}
+
+/** Like startEventConsumer, but hands over a partition's whole batch (for projections that write in batches). */
+export async function startBatchConsumer(options: BatchConsumerOptions): Promise<RunningConsumer> {
+  return runConsumer(options, async (records, tools, topic, partition) => {
+    if (records.length === 0) return;
+    await tools.withRetry(records, () => options.handleBatch({ topic, partition, events: records }));
+    tools.resolve(records[records.length - 1]!.offset);
+  });
+}
+
+type Tools = {
+  isRunning(): boolean;
+  resolve(offset: string): void;
+  withRetry(records: ConsumedEvent[], work: () => Promise<void>): Promise<void>;
+};
+
+async function runConsumer(
+  options: CommonOptions,
+  process: (records: ConsumedEvent[], tools: Tools, topic: string, partition: number) => Promise<void>,
+): Promise<RunningConsumer> {
+  const retry = { ...defaultRetry, ...options.retry };
+  const log = options.logger.child({ consumerGroup: options.groupId });
+  const consumer: Consumer = options.kafka.consumer({
+    groupId: options.groupId,
+    allowAutoTopicCreation: false,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+  });
+  let running = true;
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  consumer.on(consumer.events.GROUP_JOIN, () => markReady());
+
+  await consumer.connect();
+  await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true });
+  await consumer.run({
+    autoCommit: true,
+    eachBatchAutoResolve: false,
+    eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+      const valid: ConsumedEvent[] = [];
+      for (const message of batch.messages) {
+        const headers = stringHeaders(message.headers);
+        const decoded = decodeEvent(message.value);
+        if (decoded.ok) {
+          valid.push({ topic: batch.topic, partition: batch.partition, offset: message.offset, event: decoded.event, headers });
+        } else if (decoded.reason === 'unknown_type') {
+          log.warn({ topic: batch.topic, partition: batch.partition, offset: message.offset, detail: decoded.message }, 'skipping an event type this consumer does not know');
+        } else {
+          await deadLetter(options, batch.topic, batch.partition, message, new Error(decoded.message), 'invalid_record');
+          log.error({ topic: batch.topic, partition: batch.partition, offset: message.offset, detail: decoded.message }, 'invalid record sent to the dead-letter topic');
+        }
+      }
+      const tools: Tools = {
+        isRunning: () => running && isRunning() && !isStale(),
+        resolve: (offset) => resolveOffset(offset),
+        withRetry: async (records, work) => {
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await withTraceContext(records[0]!, options.groupId, work);
+              return;
+            } catch (error) {
+              const verdict = retryVerdict(error);
+              const exhausted = verdict === 'dead_letter' || (verdict === 'retry_bounded' && attempt >= retry.maxBoundedAttempts);
+              if (exhausted || !tools.isRunning()) {
+                if (!tools.isRunning() && !exhausted) throw error; // stopping: leave the offset uncommitted
+                for (const record of records) {
+                  const original = batch.messages.find((m) => m.offset === record.offset)!;
+                  await deadLetter(options, batch.topic, batch.partition, original, error, 'handler_failed');
+                }
+                log.error({ err: error, topic: batch.topic, partition: batch.partition, offsets: records.map((r) => r.offset), attempts: attempt }, 'handler failed; records sent to the dead-letter topic');
+                return;
+              }
+              const wait = backoffMs(attempt, retry.initialBackoffMs, retry.maxBackoffMs);
+              log.warn({ err: error, attempt, retryInMs: wait, topic: batch.topic, partition: batch.partition }, 'handler failed; retrying');
+              await sleepWithHeartbeat(wait, heartbeat);
+            }
+          }
+        },
+      };
+      const lastOffset = batch.messages[batch.messages.length - 1]?.offset;
+      await process(valid, tools, batch.topic, batch.partition);
+      // Every record of the batch is done (handled, dead-lettered or skipped) unless we are stopping.
+      if (lastOffset !== undefined && tools.isRunning()) resolveOffset(lastOffset);
+      await commitOffsetsIfNecessary();
+      await heartbeat();
+    },
+  });
+
+  return {
+    ready,
+    async stop() {
+      running = false;
+      await consumer.disconnect();
+    },
+  };
+}
+
+async function deadLetter(options: CommonOptions, topic: string, partition: number, message: KafkaMessage, error: unknown, reason: string): Promise<void> {
+  const headers: Record<string, string | Buffer | undefined> = {};
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.map(String).join(',') : value;
+  }
+  Object.assign(headers, {
+    'dlq-reason': reason,
+    'dlq-error': String((error as Error)?.message ?? error).slice(0, 4_000),
+    'dlq-original-topic': topic,
+    'dlq-original-partition': String(partition),
+    'dlq-original-offset': message.offset,
+    'dlq-consumer-group': options.groupId,
+    'dlq-failed-at': new Date().toISOString(),
+  });
+  // Publishing to the DLQ is itself retried by the caller's retry loop if the broker is down.
+  await options.publisher.publishRaw([{ topic: deadLetterTopic(topic), key: message.key, value: message.value, headers }]);
+}
+
+function stringHeaders(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    out[name] = Array.isArray(value) ? value.map(String).join(',') : value.toString();
+  }
+  return out;
+}
+
+const tracer = trace.getTracer('@parley/messaging');
+
+function withTraceContext(record: ConsumedEvent, groupId: string, work: () => Promise<void>): Promise<void> {
+  const parent = propagation.extract(context.active(), record.headers);
+  return context.with(parent, () =>
+    tracer.startActiveSpan(`process ${record.topic}`, { kind: SpanKind.CONSUMER, attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': record.topic, 'messaging.consumer.group.name': groupId } }, async (span) => {
+      try {
+        await work();
+      } finally {
+        span.end();
+      }
+    }),
+  );
+}
+
+async function sleepWithHeartbeat(ms: number, heartbeat: () => Promise<void>): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, end - Date.now())));
+    await heartbeat().catch(() => undefined);
+  }
+}

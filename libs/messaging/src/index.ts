@@ -1,0 +1,8 @@
+export { createKafkaClient, provisionTopics, isBrokerReachable } from './kafka.ts';
+export type { Kafka, KafkaClientOptions } from './kafka.ts';
+export { createEventPublisher } from './publisher.ts';
+export type { EventPublisher, PublisherOptions, RawRecord } from './publisher.ts';
+export { startEventConsumer, startBatchConsumer } from './consumer.ts';
+export type { BatchConsumerOptions, ConsumedEvent, EventConsumerOptions, RecordPosition, RetryPolicy, RunningConsumer } from './consumer.ts';
+export { RetriableError, PermanentError, retryVerdict, backoffMs } from './errors.ts';
+export type { RetryVerdict } from './errors.ts';

@@ -1,0 +1,86 @@
+import { Kafka, logLevel } from 'kafkajs';
+import type { LogEntry } from 'kafkajs';
+import type { TopicSpec } from '@parley/contracts';
+import type { Logger } from '@parley/observability';
+
+export type { Kafka };
+
+export type KafkaClientOptions = {
+  brokers: ReadonlyArray<string>;
+  clientId: string;
+  logger: Logger;
+  /** How long to wait for a broker connection before failing (ingress answers 503 then). */
+  connectionTimeoutMs?: number;
+};
+
+/** The kafkajs client, logging through the service's logger. Services use it only via this library. */
+export function createKafkaClient(options: KafkaClientOptions): Kafka {
+  const log = options.logger.child({ component: 'kafka' });
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: [...options.brokers],
+    connectionTimeout: options.connectionTimeoutMs ?? 3_000,
+    requestTimeout: 10_000,
+    retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log: entry }: LogEntry) => {
+        const { message, ...rest } = entry;
+        if (level <= logLevel.ERROR) log.error(rest, message);
+        else if (level === logLevel.WARN) log.warn(rest, message);
+        else log.debug(rest, message);
+      },
+  });
+}
+
+/**
+ * Creates the topics that do not exist yet (partitions and configs from their specs) and waits
+ * for their leaders. Existing topics are left as they are: changing partition counts would break
+ * the per-conversation order of keyed records.
+ */
+export async function provisionTopics(kafka: Kafka, topics: ReadonlyArray<TopicSpec>): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.name));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.name,
+          numPartitions: t.partitions,
+          replicationFactor: -1, // the broker's default: 1 on a single local node, 3 in production
+          configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
+        })),
+      });
+    }
+    return missing.map((t) => t.name);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** True when a broker answers a metadata request within the timeout (for `/readyz`). */
+export async function isBrokerReachable(kafka: Kafka, timeoutMs = 2_000): Promise<boolean> {
+  const admin = kafka.admin();
+  try {
+    await withTimeout(admin.connect().then(() => admin.describeCluster()), timeoutMs);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,8 @@
+export { createLogger, scrubSecrets, REDACTED_PATHS } from './logger.ts';
+export type { Logger, LoggerOptions } from './logger.ts';
+export { createMetricsRegistry, Counter, Gauge, Histogram, Registry } from './metrics.ts';
+export { startTelemetry } from './telemetry.ts';
+export type { Telemetry } from './telemetry.ts';
+export { createCircuitBreaker } from './breaker.ts';
+export type { BreakerOptions, BreakerState } from './breaker.ts';
+export { installShutdown } from './shutdown.ts';

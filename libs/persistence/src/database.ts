@@ -1,0 +1,92 @@
+import { MikroORM, PostgreSqlDriver } from '@mikro-orm/postgresql';
+import type { EntityManager, EntitySchema, Transaction } from '@mikro-orm/postgresql';
+import type { Logger } from '@parley/observability';
+
+export type Migration = {
+  /** Unique and ordered: `0001_create_pages`. Never rename or edit a migration that has shipped. */
+  readonly name: string;
+  /** SQL statements run in one transaction, in the service's schema (`search_path` is set). */
+  readonly up: ReadonlyArray<string>;
+};
+
+export type DatabaseOptions = {
+  databaseUrl: string;
+  /** Each service owns its schema (or database): `rules`, `outbound_sender`, ... */
+  schema: string;
+  logger: Logger;
+  migrations: ReadonlyArray<Migration>;
+  entities?: ReadonlyArray<EntitySchema>;
+  poolSize?: number;
+};
+
+export type Database = {
+  orm: MikroORM;
+  schema: string;
+  /** A fresh EntityManager: one per request and per consumed message. */
+  fork(): EntityManager;
+  /** Runs raw SQL (parameters as `?`), inside `tx` when given. */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[], tx?: Transaction): Promise<T[]>;
+  /** Runs `work` in one transaction with a forked EntityManager; commits when it resolves. */
+  transaction<T>(work: (em: EntityManager, tx: Transaction) => Promise<T>): Promise<T>;
+  isReachable(): Promise<boolean>;
+  close(): Promise<void>;
+};
+
+const SAFE_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Connects MikroORM to PostgreSQL with the service's own schema and applies its migrations once
+ * (an advisory lock keeps two replicas starting together from racing).
+ */
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  if (!SAFE_IDENTIFIER.test(options.schema)) throw new Error(`Invalid schema name "${options.schema}"`);
+  const orm = await MikroORM.init({
+    driver: PostgreSqlDriver,
+    clientUrl: options.databaseUrl,
+    schema: options.schema,
+    entities: [...(options.entities ?? [])],
+    discovery: { warnWhenNoEntities: false },
+    pool: { min: 0, max: options.poolSize ?? 10 },
+    allowGlobalContext: false,
+    debug: false,
+    // search_path makes unqualified names in raw SQL and migrations resolve to the service's schema.
+    driverOptions: { connection: { options: `-c search_path=${options.schema},public` } },
+  });
+  const connection = orm.em.getConnection();
+  const query = async <T>(sql: string, params: unknown[] = [], tx?: Transaction) =>
+    (await connection.execute(sql, params as never[], 'all', tx)) as T[];
+
+  await migrate(query, connection, options);
+
+  return {
+    orm,
+    schema: options.schema,
+    fork: () => orm.em.fork(),
+    query,
+    transaction: (work) => orm.em.fork().transactional((em) => work(em, em.getTransactionContext()!)),
+    isReachable: () => orm.isConnected(),
+    close: () => orm.close(true),
+  };
+}
+
+async function migrate(
+  query: Database['query'],
+  connection: ReturnType<MikroORM['em']['getConnection']>,
+  options: DatabaseOptions,
+): Promise<void> {
+  const schema = options.schema;
+  await connection.transactional(async (tx) => {
+    // Serialize migrations across replicas of the same service.
+    await query('select pg_advisory_xact_lock(hashtext(?))', [`parley-migrations:${schema}`], tx);
+    await query(`create schema if not exists "${schema}"`, [], tx);
+    await query(`create table if not exists "${schema}".schema_migrations (name text primary key, applied_at timestamptz not null default now())`, [], tx);
+    const applied = new Set((await query<{ name: string }>(`select name from "${schema}".schema_migrations`, [], tx)).map((r) => r.name));
+    for (const migration of options.migrations) {
+      if (applied.has(migration.name)) continue;
+      await query(`set local search_path to "${schema}", public`, [], tx);
+      for (const statement of migration.up) await query(statement, [], tx);
+      await query(`insert into "${schema}".schema_migrations (name) values (?)`, [migration.name], tx);
+      options.logger.info({ schema, migration: migration.name }, 'applied migration');
+    }
+  });
+}
