@@ -6,4 +6,6 @@ export default {
   globalSetup: '<rootDir>/libs/testing/src/global-setup.cjs',
   globalTeardown: '<rootDir>/libs/testing/src/global-teardown.cjs',
   maxWorkers: 2,
+  // Integration tests share one broker and database on a 2-core machine: give them room.
+  testTimeout: 60_000,
 };

@@ -1,0 +1,147 @@
+import { Kafka as RawKafka, logLevel } from 'kafkajs';
+import { createEvent, deadLetterTopic, deterministicId } from '@parley/contracts';
+import type { ParleyEvent } from '@parley/contracts';
+import { createLogger } from '@parley/observability';
+import { testKafkaBrokers, uniqueName, waitFor } from '@parley/testing';
+import { PermanentError, RetriableError, createEventPublisher, createKafkaClient, startBatchConsumer, startEventConsumer } from './index.ts';
+import type { EventPublisher, RunningConsumer } from './index.ts';
+
+// Real broker. Each test works on its own topics, so that it sees only its own records.
+const logger = createLogger({ service: 'messaging-test', level: 'silent' });
+const brokers = testKafkaBrokers();
+const kafka = createKafkaClient({ brokers, clientId: 'messaging-test', logger });
+const raw = new RawKafka({ brokers, clientId: 'messaging-test-raw', logLevel: logLevel.NOTHING });
+let publisher: EventPublisher;
+const running: RunningConsumer[] = [];
+
+beforeAll(() => {
+  publisher = createEventPublisher({ kafka, logger });
+});
+afterAll(async () => {
+  await Promise.all(running.map((c) => c.stop()));
+  await publisher.disconnect();
+});
+
+/** Reads a topic's records (value, headers) from the beginning with a throwaway group. */
+async function readRaw(topic: string, count: number) {
+  const records: { key: string | null; value: string | null; headers: Record<string, string> }[] = [];
+  const consumer = raw.consumer({ groupId: uniqueName('reader') });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+      records.push({ key: message.key?.toString() ?? null, value: message.value?.toString() ?? null, headers });
+    },
+  });
+  try {
+    await waitFor(() => records.length >= count, { description: `${count} records on ${topic}` });
+    return records;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+async function createTopics(...topics: string[]) {
+  const admin = raw.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: 1 })) });
+  await admin.disconnect();
+}
+
+/** A valid event published to an arbitrary test topic (the publisher routes by type, so use publishRaw). */
+function readEvent(pageId: string, n: number): ParleyEvent {
+  return createEvent('messenger.read.received', {
+    id: deterministicId('test', pageId, n),
+    pageId,
+    conversationId: `${pageId}:c`,
+    occurredAt: new Date(0),
+    recordedAt: new Date(0),
+    data: { channel: 'messenger', customer: { psid: 'c' }, timestamp: n, standby: false, throttled: false, raw: {}, watermark: n },
+  });
+}
+
+async function publishTo(topic: string, events: ParleyEvent[]) {
+  await publisher.publishRaw(events.map((e) => ({ topic, key: e.conversationId, value: JSON.stringify(e) })));
+}
+
+describe('messaging over a real broker', () => {
+  it('publishes concurrent events in order per key and delivers each to the handler, committed after handling', async () => {
+    const topic = uniqueName('t-order');
+    await createTopics(topic, deadLetterTopic(topic));
+    const events = Array.from({ length: 30 }, (_, i) => readEvent('p1', i));
+    await Promise.all(events.map((e) => publishTo(topic, [e])));
+    const handled: number[] = [];
+    const groupId = uniqueName('g');
+    const consumer = await startEventConsumer({ kafka, publisher, logger, groupId, topics: [topic], handle: async (e) => void handled.push((e.data as { watermark: number }).watermark) });
+    running.push(consumer);
+    await waitFor(() => handled.length === 30, { description: '30 handled events' });
+    expect(handled).toEqual(events.map((_, i) => i));
+    await consumer.stop();
+
+    // The same group after a restart starts after what it committed: nothing is handled twice.
+    const again: number[] = [];
+    await publishTo(topic, [readEvent('p1', 30)]);
+    const restarted = await startEventConsumer({ kafka, publisher, logger, groupId, topics: [topic], handle: async (e) => void again.push((e.data as { watermark: number }).watermark) });
+    running.push(restarted);
+    await waitFor(() => again.length === 1, { description: 'the one new event' });
+    expect(again).toEqual([30]);
+  });
+
+  it('dead-letters malformed records with the error and the original bytes, and keeps going', async () => {
+    const topic = uniqueName('t-poison');
+    await createTopics(topic, deadLetterTopic(topic));
+    await publisher.publishRaw([{ topic, key: 'k', value: '{not json' }, { topic, key: 'k', value: JSON.stringify({ type: 'messenger.read.received', id: 'x' }) }]);
+    await publishTo(topic, [readEvent('p2', 1)]);
+    const handled: ParleyEvent[] = [];
+    running.push(await startEventConsumer({ kafka, publisher, logger, groupId: uniqueName('g'), topics: [topic], handle: async (e) => void handled.push(e) }));
+    await waitFor(() => handled.length === 1, { description: 'the good event after two poison records' });
+    const dead = await readRaw(deadLetterTopic(topic), 2);
+    expect(dead.map((d) => d.value)).toEqual(['{not json', JSON.stringify({ type: 'messenger.read.received', id: 'x' })]);
+    expect(dead[0]!.headers).toMatchObject({ 'dlq-reason': 'invalid_record', 'dlq-original-topic': topic, 'dlq-original-offset': '0' });
+    expect(dead[0]!.headers['dlq-error']).toMatch(/Not JSON/);
+    expect(dead[1]!.headers['dlq-error']).toMatch(/Invalid messenger.read.received/);
+  });
+
+  it('retries a retriable failure until it works, dead-letters a permanent one at once', async () => {
+    const topic = uniqueName('t-retry');
+    await createTopics(topic, deadLetterTopic(topic));
+    await publishTo(topic, [readEvent('p3', 1), readEvent('p3', 2), readEvent('p3', 3)]);
+    let attempts = 0;
+    const handled: number[] = [];
+    running.push(
+      await startEventConsumer({
+        kafka, publisher, logger, groupId: uniqueName('g'), topics: [topic],
+        retry: { initialBackoffMs: 10, maxBackoffMs: 50 },
+        handle: async (e) => {
+          const n = (e.data as { watermark: number }).watermark;
+          if (n === 1 && ++attempts < 4) throw new RetriableError('database briefly unavailable');
+          if (n === 2) throw new PermanentError('this record breaks a rule');
+          handled.push(n);
+        },
+      }),
+    );
+    await waitFor(() => handled.length === 2, { description: 'events 1 and 3 handled' });
+    expect(handled).toEqual([1, 3]);
+    expect(attempts).toBe(4);
+    const dead = await readRaw(deadLetterTopic(topic), 1);
+    expect(JSON.parse(dead[0]!.value!)).toMatchObject({ data: { watermark: 2 } });
+    expect(dead[0]!.headers).toMatchObject({ 'dlq-reason': 'handler_failed', 'dlq-error': 'this record breaks a rule' });
+  });
+
+  it('gives a batch consumer each partition\'s valid events in order', async () => {
+    const topic = uniqueName('t-batch');
+    await createTopics(topic, deadLetterTopic(topic));
+    await publishTo(topic, Array.from({ length: 20 }, (_, i) => readEvent('p4', i)));
+    const batches: number[][] = [];
+    running.push(
+      await startBatchConsumer({
+        kafka, publisher, logger, groupId: uniqueName('g'), topics: [topic],
+        handleBatch: async ({ events }) => void batches.push(events.map((e) => (e.event.data as { watermark: number }).watermark)),
+      }),
+    );
+    await waitFor(() => batches.flat().length === 20, { description: '20 events in batches' });
+    expect(batches.flat()).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+});
