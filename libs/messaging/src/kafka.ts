@@ -27,6 +27,9 @@ export function createKafkaClient(options: KafkaClientOptions): Kafka {
       () =>
       ({ level, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
+        // Our publisher bounds its retries on purpose (callers such as ingress must answer 503 in
+        // time, and every event id is deterministic, so a re-send is deduplicated downstream).
+        if (message.startsWith('Limiting retries for the idempotent producer')) return log.debug(rest, message);
         if (level <= logLevel.ERROR) log.error(rest, message);
         else if (level === logLevel.WARN) log.warn(rest, message);
         else log.debug(rest, message);

@@ -1,4 +1,5 @@
 import { context, propagation } from '@opentelemetry/api';
+import { Partitioners } from 'kafkajs';
 import type { Kafka, Producer } from 'kafkajs';
 import { encodeEvent, keyOf, topicOf } from '@parley/contracts';
 import type { ParleyEvent } from '@parley/contracts';
@@ -39,6 +40,8 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
+    // murmur2, as Java clients partition: a key lands on the same partition whoever produces it.
+    createPartitioner: Partitioners.DefaultPartitioner,
     retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 },
   });
   let connecting: Promise<void> | undefined;
