@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { env } from '@parley/config';
+
+/** The environment rules reads (CONTRACTS.md's variables plus its own tunables, all with defaults). */
+export const rulesConfigShape = {
+  KAFKA_BROKERS: env.kafkaBrokers,
+  DATABASE_URL: env.databaseUrl,
+  /** Its own schema; tests give a fresh one. */
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').default('rules'),
+  PORT: env.port(3003),
+  LOG_LEVEL: env.logLevel,
+  API_KEYS: env.apiKeys,
+  /** Our Meta app: echoes from another app are people answering in Meta's inbox. */
+  META_APP_ID: env.string,
+  /** Consumer groups are `<prefix>.inbound`, `.pages`, `.outbound`, `.decisions`; tests use a unique prefix. */
+  CONSUMER_GROUP_PREFIX: z.string().regex(/^[\w.-]{1,200}$/, 'letters, digits, . _ -').default('rules'),
+  /** Escalate an unanswered customer when this many minutes of the reply window are left. */
+  REPLY_WINDOW_ALERT_LEAD_MINUTES: z.coerce.number().int().min(1).max(23 * 60).default(60),
+  WINDOW_SCHEDULER_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  /** How long an inbound event waits for its Page's `page.connected` before it is suppressed as page_disconnected. */
+  /**
+   * Optional: handle only Pages whose id matches this regular expression; events of other Pages are
+   * skipped (acknowledged, not decided). For tests and canaries that share the topics with other
+   * deployments: without it, a second rules instance would publish decisions about their Pages too.
+   */
+  PAGE_ID_FILTER: z
+    .string()
+    .optional()
+    .refine((value) => value === undefined || isRegExp(value), 'must be a valid regular expression')
+    .transform((value) => (value === undefined || value === '' ? null : new RegExp(value))),
+  UNKNOWN_PAGE_GRACE_SECONDS: z.coerce.number().int().min(0).max(3_600).default(30),
+};
+
+export type RulesConfig = z.infer<z.ZodObject<typeof rulesConfigShape>>;
+
+function isRegExp(source: string): boolean {
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+}

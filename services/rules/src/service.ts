@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import { TOPICS } from '@parley/contracts';
+import type { ParleyEvent } from '@parley/contracts';
+import { createHttpApp, startHttpServer } from '@parley/http';
+import { createEventPublisher, createKafkaClient, isBrokerReachable, startEventConsumer } from '@parley/messaging';
+import type { RunningConsumer } from '@parley/messaging';
+import { createMetricsRegistry } from '@parley/observability';
+import type { Logger, Registry } from '@parley/observability';
+import { openDatabase } from '@parley/persistence';
+import type { RulesConfig } from './config.ts';
+import { createConversationEventsHandler } from './conversations/conversation-events-handler.ts';
+import { DEFAULT_AWAY_MESSAGE_INTERVAL_MS } from './decisions/decide.ts';
+import type { Random } from './decisions/delay.ts';
+import { createInboundHandler } from './decisions/inbound-handler.ts';
+import { createRulesMetrics } from './metrics.ts';
+import { migrations } from './migrations.ts';
+import { createPageEventsHandler } from './pages/page-events-handler.ts';
+import { startWindowScheduler } from './reply-window/scheduler.ts';
+import type { WindowScheduler } from './reply-window/scheduler.ts';
+import { mountSettingsRoutes } from './settings/routes.ts';
+import { createRulesStore } from './store/store.ts';
+
+export type RulesDeps = {
+  logger: Logger;
+  /** Time for decisions and the reply-window scheduler (tests move it forward). */
+  clock?: () => Date;
+  /** The source for response delays (tests fix it). */
+  random?: Random;
+  newId?: () => string;
+  metrics?: Registry;
+};
+
+export type RunningRules = {
+  url: string;
+  port: number;
+  /** Resolves once every consumer has joined its group. */
+  ready: Promise<void>;
+  windowScheduler: WindowScheduler;
+  stop(): Promise<void>;
+};
+
+/**
+ * The composition root: database (schema and migrations), Kafka publisher, the settings API, one
+ * consumer group per topic (so that an inbound event waiting for its Page's `page.connected` never
+ * holds up the page events it waits for), and the reply-window scheduler.
+ */
+export async function startRules(config: RulesConfig, deps: RulesDeps): Promise<RunningRules> {
+  const logger = deps.logger;
+  const clock = deps.clock ?? (() => new Date());
+  const random = deps.random ?? Math.random;
+  const newId = deps.newId ?? randomUUID;
+  const registry = deps.metrics ?? createMetricsRegistry('rules');
+  const metrics = createRulesMetrics(registry);
+
+  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, logger, migrations });
+  const store = createRulesStore(db);
+  const kafka = createKafkaClient({ brokers: config.KAFKA_BROKERS, clientId: 'rules', logger });
+  const publisher = createEventPublisher({ kafka, logger });
+
+  const app = createHttpApp({
+    service: 'rules',
+    logger,
+    metrics: registry,
+    readiness: { database: () => db.isReachable(), kafka: () => isBrokerReachable(kafka) },
+    routes: (express) => mountSettingsRoutes(express, { apiKeys: config.API_KEYS, store, publisher, clock, newId, logger }),
+  });
+  const server = await startHttpServer(app, config.PORT);
+
+  const consumers: RunningConsumer[] = [];
+  const group = (name: string) => `${config.CONSUMER_GROUP_PREFIX}.${name}`;
+  const pageFilter = config.PAGE_ID_FILTER;
+  const scoped = (handle: (event: ParleyEvent) => Promise<void>) => (pageFilter === null ? handle : async (event: ParleyEvent) => (pageFilter.test(event.pageId) ? handle(event) : undefined));
+  const conversationEvents = scoped(createConversationEventsHandler({ store }));
+  try {
+    consumers.push(
+      await startEventConsumer({ kafka, publisher, logger, groupId: group('pages'), topics: [TOPICS.pages], handle: scoped(createPageEventsHandler({ store, logger })) }),
+      await startEventConsumer({
+        kafka,
+        publisher,
+        logger,
+        groupId: group('inbound'),
+        topics: [TOPICS.inbound],
+        handle: scoped(createInboundHandler({
+          store,
+          publisher,
+          clock,
+          random,
+          policy: { metaAppId: config.META_APP_ID, awayMessageIntervalMs: DEFAULT_AWAY_MESSAGE_INTERVAL_MS },
+          unknownPageGraceMs: config.UNKNOWN_PAGE_GRACE_SECONDS * 1_000,
+          logger,
+          metrics,
+        })),
+      }),
+      await startEventConsumer({ kafka, publisher, logger, groupId: group('outbound'), topics: [TOPICS.outboundEvents], handle: conversationEvents }),
+      await startEventConsumer({ kafka, publisher, logger, groupId: group('decisions'), topics: [TOPICS.decisions], handle: conversationEvents }),
+    );
+  } catch (error) {
+    await Promise.allSettled(consumers.map((c) => c.stop()));
+    await server.close().catch(() => undefined);
+    await publisher.disconnect().catch(() => undefined);
+    await db.close().catch(() => undefined);
+    throw error;
+  }
+
+  const windowScheduler = startWindowScheduler({
+    store,
+    publisher,
+    clock,
+    leadMs: config.REPLY_WINDOW_ALERT_LEAD_MINUTES * 60_000,
+    intervalMs: config.WINDOW_SCHEDULER_INTERVAL_MS,
+    logger,
+    metrics,
+  });
+
+  return {
+    url: server.url,
+    port: server.port,
+    ready: Promise.all(consumers.map((c) => c.ready)).then(() => undefined),
+    windowScheduler,
+    async stop() {
+      // Stop taking work (HTTP, then records, then the alarm), let in-flight work finish, then disconnect.
+      await server.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the HTTP server failed'));
+      await Promise.allSettled(consumers.map((c) => c.stop()));
+      await windowScheduler.stop();
+      await publisher.disconnect().catch(() => undefined);
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,98 @@
+import type { Database, Transaction } from '@parley/persistence';
+import { pendingWindowAlertClosesAt } from '../conversations/conversation-state.ts';
+import type { ConversationState } from '../conversations/conversation-state.ts';
+import type { PageState } from '../pages/page-state.ts';
+
+/**
+ * The rules tables. Every change happens in a transaction that also records the ids of the events
+ * it applied (`processed_events`), so a redelivered event is recognised and skipped.
+ */
+export type RulesStore = {
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
+  /** Records that this event is applied; false when it already was (a duplicate: apply nothing). */
+  markProcessed(tx: Transaction, eventId: string, eventType: string): Promise<boolean>;
+  isProcessed(eventId: string): Promise<boolean>;
+  /** The Page, or null when nothing is known about it. `lock` holds it until the transaction ends. */
+  loadPage(pageId: string, tx?: Transaction, lock?: boolean): Promise<PageState | null>;
+  savePage(page: PageState, tx: Transaction): Promise<void>;
+  /** The conversation's state, created from `seed` if new, locked until the transaction ends. */
+  lockConversation(seed: ConversationState, tx: Transaction): Promise<ConversationState>;
+  loadConversation(conversationId: string): Promise<ConversationState | null>;
+  saveConversation(state: ConversationState, tx: Transaction): Promise<void>;
+  /**
+   * Conversations whose window-closing alert may be due at `now` (the window closes within `leadMs`
+   * or closed less than `lateLimitMs` ago), locked with `skip locked` so that several replicas
+   * (or a consumer holding one) never handle the same conversation twice.
+   */
+  lockDueWindowAlerts(tx: Transaction, now: Date, leadMs: number, lateLimitMs: number, limit: number): Promise<ConversationState[]>;
+};
+
+export function createRulesStore(db: Database): RulesStore {
+  return {
+    transaction: (work) => db.transaction((_em, tx) => work(tx)),
+
+    async markProcessed(tx, eventId, eventType) {
+      const rows = await db.query<{ event_id: string }>(
+        'insert into processed_events (event_id, event_type) values (?, ?) on conflict (event_id) do nothing returning event_id',
+        [eventId, eventType],
+        tx,
+      );
+      return rows.length === 1;
+    },
+
+    async isProcessed(eventId) {
+      const rows = await db.query('select 1 from processed_events where event_id = ?', [eventId]);
+      return rows.length > 0;
+    },
+
+    async loadPage(pageId, tx, lock = false) {
+      const rows = await db.query<{ state: PageState }>(`select state from pages where page_id = ?${lock ? ' for update' : ''}`, [pageId], tx);
+      return rows[0]?.state ?? null;
+    },
+
+    async savePage(page, tx) {
+      await db.query(
+        `insert into pages (page_id, account_id, state, updated_at) values (?, ?, ?::jsonb, now())
+         on conflict (page_id) do update set account_id = excluded.account_id, state = excluded.state, updated_at = now()`,
+        [page.pageId, page.accountId, JSON.stringify(page)],
+        tx,
+      );
+    },
+
+    async lockConversation(seed, tx) {
+      await db.query(
+        `insert into conversations (conversation_id, page_id, state, window_alert_closes_at) values (?, ?, ?::jsonb, ?)
+         on conflict (conversation_id) do nothing`,
+        [seed.conversationId, seed.pageId, JSON.stringify(seed), pendingWindowAlertClosesAt(seed)],
+        tx,
+      );
+      const rows = await db.query<{ state: ConversationState }>('select state from conversations where conversation_id = ? for update', [seed.conversationId], tx);
+      return rows[0]!.state;
+    },
+
+    async loadConversation(conversationId) {
+      const rows = await db.query<{ state: ConversationState }>('select state from conversations where conversation_id = ?', [conversationId]);
+      return rows[0]?.state ?? null;
+    },
+
+    async saveConversation(state, tx) {
+      await db.query(
+        'update conversations set state = ?::jsonb, window_alert_closes_at = ?, updated_at = now() where conversation_id = ?',
+        [JSON.stringify(state), pendingWindowAlertClosesAt(state), state.conversationId],
+        tx,
+      );
+    },
+
+    async lockDueWindowAlerts(tx, now, leadMs, lateLimitMs, limit) {
+      const rows = await db.query<{ state: ConversationState }>(
+        `select state from conversations
+          where window_alert_closes_at <= ? and window_alert_closes_at >= ?
+          order by window_alert_closes_at
+          limit ? for update skip locked`,
+        [new Date(now.getTime() + leadMs), new Date(now.getTime() - lateLimitMs), limit],
+        tx,
+      );
+      return rows.map((r) => r.state);
+    },
+  };
+}
