@@ -33,8 +33,9 @@ export default tseslint.config(
     },
   },
   {
-    // Tests may start the Meta simulator and the local stack (tools) to play Meta and infrastructure.
-    files: ['**/*.test.ts'],
+    // Tests (and their helpers) may start the Meta simulator and the local stack (tools) to play
+    // Meta and the infrastructure. Production code may not.
+    files: ['**/*.test.ts', '**/test-support/**/*.ts', '**/test-harness.ts', '**/test-fixtures.ts'],
     rules: { '@nx/enforce-module-boundaries': boundaries(['type:tool']) },
   },
   {
