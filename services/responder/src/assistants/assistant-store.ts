@@ -1,0 +1,85 @@
+import type { Database } from '@parley/persistence';
+import { toIso } from '../sql.ts';
+import type { Assistant } from './assistant.ts';
+
+export type AssistantStore = {
+  /** Any account's assistant, for answering (access is checked by the caller with assistantAccess). */
+  get(id: string): Promise<Assistant | null>;
+  /** The account's own assistant; another account's is "not found" (its existence is not revealed). */
+  getOwned(accountId: string, id: string): Promise<Assistant | null>;
+  list(accountId: string): Promise<Assistant[]>;
+  count(accountId: string): Promise<number>;
+  insert(assistant: Assistant): Promise<void>;
+  /** False when the account has no such assistant. */
+  update(assistant: Assistant): Promise<boolean>;
+  delete(accountId: string, id: string): Promise<boolean>;
+};
+
+type Row = {
+  id: string;
+  account_id: string;
+  name: string;
+  instructions: string;
+  visibility: Assistant['visibility'];
+  provider: Assistant['provider'];
+  knowledge: Assistant['knowledge'];
+  api_key_ciphertext: string | null;
+  created_at: unknown;
+  updated_at: unknown;
+};
+
+function fromRow(row: Row): Assistant {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    name: row.name,
+    instructions: row.instructions,
+    visibility: row.visibility,
+    provider: row.provider,
+    knowledge: row.knowledge,
+    apiKeyCiphertext: row.api_key_ciphertext,
+    createdAt: toIso(row.created_at),
+    updatedAt: toIso(row.updated_at),
+  };
+}
+
+export function createAssistantStore(db: Database): AssistantStore {
+  return {
+    async get(id) {
+      const rows = await db.query<Row>('select * from assistants where id = ?', [id]);
+      return rows[0] ? fromRow(rows[0]) : null;
+    },
+    async getOwned(accountId, id) {
+      const rows = await db.query<Row>('select * from assistants where id = ? and account_id = ?', [id, accountId]);
+      return rows[0] ? fromRow(rows[0]) : null;
+    },
+    async list(accountId) {
+      const rows = await db.query<Row>('select * from assistants where account_id = ? order by created_at, id', [accountId]);
+      return rows.map(fromRow);
+    },
+    async count(accountId) {
+      const rows = await db.query<{ count: string | number }>('select count(*) as count from assistants where account_id = ?', [accountId]);
+      return Number(rows[0]?.count ?? 0);
+    },
+    async insert(a) {
+      await db.query(
+        `insert into assistants (id, account_id, name, instructions, visibility, provider, knowledge, api_key_ciphertext, created_at, updated_at)
+         values (?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?, ?)`,
+        [a.id, a.accountId, a.name, a.instructions, a.visibility, JSON.stringify(a.provider), JSON.stringify(a.knowledge), a.apiKeyCiphertext, a.createdAt, a.updatedAt],
+      );
+    },
+    async update(a) {
+      const rows = await db.query<{ id: string }>(
+        `update assistants set name = ?, instructions = ?, visibility = ?, provider = ?::jsonb, knowledge = ?::jsonb,
+           api_key_ciphertext = ?, updated_at = ?
+         where id = ? and account_id = ? returning id`,
+        [a.name, a.instructions, a.visibility, JSON.stringify(a.provider), JSON.stringify(a.knowledge), a.apiKeyCiphertext, a.updatedAt, a.id, a.accountId],
+      );
+      return rows.length > 0;
+    },
+    async delete(accountId, id) {
+      const rows = await db.query<{ id: string }>('delete from assistants where id = ? and account_id = ? returning id', [id, accountId]);
+      return rows.length > 0;
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import { createLogger } from '@parley/observability';
+import { openDatabase } from '@parley/persistence';
+import type { Database } from '@parley/persistence';
+import { createTestSchema, testDatabaseUrl } from '@parley/testing';
+import type { TestSchema } from '@parley/testing';
+import { migrations } from '../migrations.ts';
+import { createPageAccounts } from '../pages/page-accounts.ts';
+import { T0, at, messageReceived, messageSent, pageConnected, profileUpdated, uniqueId } from '../test-fixtures.ts';
+import { RECENT_MESSAGES, contextEntryOf } from './context.ts';
+import { createContextStore } from './context-store.ts';
+
+let schema: TestSchema;
+let db: Database;
+
+beforeAll(async () => {
+  schema = await createTestSchema(testDatabaseUrl(), 'responder_context');
+  db = await openDatabase({ databaseUrl: testDatabaseUrl(), schema: schema.schema, logger: createLogger({ service: 'test', level: 'silent' }), migrations });
+});
+
+afterAll(async () => {
+  await db.close();
+  await schema.drop();
+});
+
+const conversation = () => ({ pageId: uniqueId('page'), psid: 'psid-1' });
+
+describe('the conversation context in PostgreSQL', () => {
+  it('stores each event once, however often it is delivered', async () => {
+    const store = createContextStore(db);
+    const who = conversation();
+    const event = messageReceived(who, { text: 'hello' });
+    await store.record(contextEntryOf(event)!);
+    await store.record(contextEntryOf(event)!);
+    expect((await store.recent(`${who.pageId}:psid-1`)).map((e) => e.text)).toEqual(['hello']);
+  });
+
+  it('stores a message seen as an echo and as sent once, with the author outbound-sender gave it, in either order', async () => {
+    const store = createContextStore(db);
+    const who = conversation();
+    const sent = messageSent(who, { text: 'We open at 9.', mid: 'm-1', author: 'assistant', occurredAt: at(1_000) });
+    const echo = { ...contextEntryOf(sent)!, eventId: uniqueId('echo'), author: 'page' as const, source: 'echo' as const };
+    await store.record(echo);
+    await store.record(contextEntryOf(sent)!);
+    await store.record(echo);
+    expect((await store.recent(`${who.pageId}:psid-1`)).map((e) => [e.author, e.text])).toEqual([['assistant', 'We open at 9.']]);
+  });
+
+  it('keeps only the newest messages, oldest first, even when an old one arrives late', async () => {
+    const store = createContextStore(db);
+    const who = conversation();
+    for (let i = 1; i <= RECENT_MESSAGES + 5; i++) await store.record(contextEntryOf(messageReceived(who, { text: `m${i}`, occurredAt: at(i * 1_000) }))!);
+    await store.record(contextEntryOf(messageReceived(who, { text: 'late and old', occurredAt: at(0) }))!);
+    const texts = (await store.recent(`${who.pageId}:psid-1`)).map((e) => e.text);
+    expect(texts).toHaveLength(RECENT_MESSAGES);
+    expect(texts[0]).toBe('m6');
+    expect(texts[RECENT_MESSAGES - 1]).toBe(`m${RECENT_MESSAGES + 5}`);
+  });
+
+  it('keeps the customer\'s first name from the newest profile, and no fallback name', async () => {
+    const store = createContextStore(db);
+    const who = conversation();
+    const id = `${who.pageId}:psid-1`;
+    expect(await store.customerFirstName(id)).toBeNull();
+    await store.recordProfile(profileUpdated(who, 'Ana', at(2_000)));
+    await store.recordProfile(profileUpdated(who, 'Old', at(1_000)));
+    expect(await store.customerFirstName(id)).toBe('Ana');
+    await store.recordProfile(profileUpdated(who, null, at(3_000)));
+    expect(await store.customerFirstName(id)).toBeNull();
+  });
+});
+
+describe('Page accounts in PostgreSQL', () => {
+  it('records the account of a Page, and an older event never overwrites a newer one', async () => {
+    const pages = createPageAccounts(db);
+    const pageId = uniqueId('page');
+    expect(await pages.accountOf(pageId)).toBeNull();
+    await pages.record(pageConnected(pageId, 'acct-new', at(2_000)));
+    await pages.record(pageConnected(pageId, 'acct-old', T0));
+    expect(await pages.accountOf(pageId)).toBe('acct-new');
+  });
+});

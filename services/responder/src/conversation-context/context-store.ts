@@ -1,0 +1,112 @@
+import { messengerConversationId } from '@parley/contracts';
+import type { EventOf } from '@parley/contracts';
+import type { Database, Transaction } from '@parley/persistence';
+import { toIso } from '../sql.ts';
+import { RECENT_MESSAGES } from './context.ts';
+import type { AttachmentNote, Author, ContextEntry } from './context.ts';
+
+export type ContextStore = {
+  /**
+   * Remembers an entry, idempotently: a redelivered event (same id) or the same Meta message seen
+   * again (same mid) changes nothing, except that what outbound-sender says about who wrote a
+   * message (assistant, agent, page) wins over an echo's "page". Only the newest
+   * RECENT_MESSAGES of the conversation are kept; an old event replayed late is stored and trimmed at once.
+   */
+  record(entry: ContextEntry): Promise<void>;
+  /** The conversation's recent entries, oldest first. */
+  recent(conversationId: string, limit?: number): Promise<ContextEntry[]>;
+  /** Remembers the customer's first name from a profile; an older profile never overwrites a newer one. */
+  recordProfile(event: EventOf<'messenger.customer.profile.updated'>): Promise<void>;
+  customerFirstName(conversationId: string): Promise<string | null>;
+};
+
+type Row = {
+  event_id: string;
+  conversation_id: string;
+  page_id: string;
+  author: Author;
+  text: string | null;
+  attachments: AttachmentNote[];
+  postback: ContextEntry['postback'];
+  mid: string | null;
+  source: ContextEntry['source'];
+  occurred_at: unknown;
+};
+
+export function createContextStore(db: Database): ContextStore {
+  return {
+    async record(entry) {
+      await db.transaction(async (_em, tx: Transaction) => {
+        if (entry.source === 'outbound' && entry.mid !== null) {
+          await db.query(
+            `update conversation_messages set author = ?, source = 'outbound' where conversation_id = ? and mid = ? and source = 'echo'`,
+            [entry.author, entry.conversationId, entry.mid],
+            tx,
+          );
+        }
+        // No conflict target: a conflict on the event id or on the mid both mean "already known".
+        await db.query(
+          `insert into conversation_messages (event_id, conversation_id, page_id, author, text, attachments, postback, mid, source, occurred_at)
+           values (?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?, ?)
+           on conflict do nothing`,
+          [
+            entry.eventId,
+            entry.conversationId,
+            entry.pageId,
+            entry.author,
+            entry.text,
+            JSON.stringify(entry.attachments),
+            entry.postback === null ? null : JSON.stringify(entry.postback),
+            entry.mid,
+            entry.source,
+            entry.occurredAt,
+          ],
+          tx,
+        );
+        await db.query(
+          `delete from conversation_messages where conversation_id = ? and event_id in (
+             select event_id from conversation_messages where conversation_id = ?
+             order by occurred_at desc, seq desc offset ?)`,
+          [entry.conversationId, entry.conversationId, RECENT_MESSAGES],
+          tx,
+        );
+      });
+    },
+
+    async recent(conversationId, limit = RECENT_MESSAGES) {
+      const rows = await db.query<Row>(
+        `select * from conversation_messages where conversation_id = ? order by occurred_at desc, seq desc limit ?`,
+        [conversationId, limit],
+      );
+      return rows.reverse().map((row) => ({
+        eventId: row.event_id,
+        conversationId: row.conversation_id,
+        pageId: row.page_id,
+        author: row.author,
+        text: row.text,
+        attachments: row.attachments,
+        postback: row.postback,
+        mid: row.mid,
+        source: row.source,
+        occurredAt: toIso(row.occurred_at),
+      }));
+    },
+
+    async recordProfile(event) {
+      const conversationId = event.conversationId ?? messengerConversationId(event.pageId, event.data.customer.psid);
+      // "Customer 4f2a" (the fallback display name) is not a name to greet anyone with: only a real first name is kept.
+      const firstName = event.data.available ? (event.data.firstName?.trim().slice(0, 100) || null) : null;
+      await db.query(
+        `insert into customer_names (conversation_id, first_name, occurred_at) values (?, ?, ?)
+         on conflict (conversation_id) do update set first_name = excluded.first_name, occurred_at = excluded.occurred_at
+         where customer_names.occurred_at <= excluded.occurred_at`,
+        [conversationId, firstName, event.occurredAt],
+      );
+    },
+
+    async customerFirstName(conversationId) {
+      const rows = await db.query<{ first_name: string | null }>('select first_name from customer_names where conversation_id = ?', [conversationId]);
+      return rows[0]?.first_name ?? null;
+    },
+  };
+}
