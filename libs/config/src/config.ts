@@ -52,6 +52,12 @@ export const env = {
   kafkaBrokers: nonEmpty
     .transform((value) => value.split(',').map((b) => b.trim()).filter(Boolean))
     .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'each broker must be host:port')).min(1)),
+  /** KAFKA_NAMESPACE: a prefix for every topic and consumer group (environments sharing a cluster). */
+  kafkaNamespace: z
+    .string()
+    .trim()
+    .regex(/^[a-zA-Z0-9._-]{0,100}$/, 'letters, digits, ".", "_" and "-" only')
+    .default(''),
   databaseUrl: nonEmpty.refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL'),
   port: (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback),
   string: nonEmpty,

@@ -5,6 +5,7 @@ import type { ParleyEvent } from '@parley/contracts';
 import type { Logger } from '@parley/observability';
 import { backoffMs, retryVerdict } from './errors.ts';
 import type { EventPublisher } from './publisher.ts';
+import { namespaced, withoutNamespace } from './kafka.ts';
 
 /** Where a consumed event came from. */
 export type RecordPosition = { topic: string; partition: number; offset: string };
@@ -89,7 +90,7 @@ async function runConsumer(
   const retry = { ...defaultRetry, ...options.retry };
   const log = options.logger.child({ consumerGroup: options.groupId });
   const consumer: Consumer = options.kafka.consumer({
-    groupId: options.groupId,
+    groupId: namespaced(options.kafka, options.groupId),
     allowAutoTopicCreation: false,
     sessionTimeout: 30_000,
     heartbeatInterval: 3_000,
@@ -100,11 +101,13 @@ async function runConsumer(
   consumer.on(consumer.events.GROUP_JOIN, () => markReady());
 
   await consumer.connect();
-  await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true });
+  await consumer.subscribe({ topics: options.topics.map((t) => namespaced(options.kafka, t)), fromBeginning: options.fromBeginning ?? true });
   await consumer.run({
     autoCommit: true,
     eachBatchAutoResolve: false,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+    eachBatch: async ({ batch: physical, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+      // Handlers see logical topic names; the namespace is a deployment detail.
+      const batch = { topic: withoutNamespace(options.kafka, physical.topic), partition: physical.partition, messages: physical.messages };
       const valid: ConsumedEvent[] = [];
       for (const message of batch.messages) {
         const headers = stringHeaders(message.headers);

@@ -1,4 +1,4 @@
-export { createKafkaClient, provisionTopics, isBrokerReachable } from './kafka.ts';
+export { createKafkaClient, provisionTopics, isBrokerReachable, namespaced } from './kafka.ts';
 export type { Kafka, KafkaClientOptions } from './kafka.ts';
 export { createEventPublisher } from './publisher.ts';
 export type { EventPublisher, PublisherOptions, RawRecord } from './publisher.ts';

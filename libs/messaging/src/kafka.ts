@@ -11,12 +11,31 @@ export type KafkaClientOptions = {
   logger: Logger;
   /** How long to wait for a broker connection before failing (ingress answers 503 then). */
   connectionTimeoutMs?: number;
+  /**
+   * Prefixed to every topic and consumer group (`staging.` → `staging.messenger.inbound.v1`), so
+   * that several environments, or an end-to-end test, can share one cluster without seeing each
+   * other's records. Empty by default.
+   */
+  namespace?: string;
 };
+
+const namespaces = new WeakMap<Kafka, string>();
+
+/** The physical name of a logical topic or consumer group for this client. */
+export function namespaced(kafka: Kafka, name: string): string {
+  return `${namespaces.get(kafka) ?? ''}${name}`;
+}
+
+/** The logical name of a physical topic (the namespace removed). */
+export function withoutNamespace(kafka: Kafka, name: string): string {
+  const prefix = namespaces.get(kafka) ?? '';
+  return prefix && name.startsWith(prefix) ? name.slice(prefix.length) : name;
+}
 
 /** The kafkajs client, logging through the service's logger. Services use it only via this library. */
 export function createKafkaClient(options: KafkaClientOptions): Kafka {
   const log = options.logger.child({ component: 'kafka' });
-  return new Kafka({
+  const kafka = new Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],
     connectionTimeout: options.connectionTimeoutMs ?? 3_000,
@@ -35,6 +54,8 @@ export function createKafkaClient(options: KafkaClientOptions): Kafka {
         else log.debug(rest, message);
       },
   });
+  if (options.namespace) namespaces.set(kafka, options.namespace);
+  return kafka;
 }
 
 /**
@@ -47,7 +68,7 @@ export async function provisionTopics(kafka: Kafka, topics: ReadonlyArray<TopicS
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((t) => !existing.has(t.name));
+    const missing = topics.map((t) => ({ ...t, name: namespaced(kafka, t.name) })).filter((t) => !existing.has(t.name));
     if (missing.length > 0) {
       await admin.createTopics({
         waitForLeaders: true,

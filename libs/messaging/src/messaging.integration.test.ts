@@ -1,9 +1,9 @@
 import { Kafka as RawKafka, logLevel } from 'kafkajs';
-import { createEvent, deadLetterTopic, deterministicId } from '@parley/contracts';
+import { EVENT_TOPICS, TOPICS, createEvent, deadLetterTopic, deterministicId } from '@parley/contracts';
 import type { ParleyEvent } from '@parley/contracts';
 import { createLogger } from '@parley/observability';
 import { testKafkaBrokers, uniqueName, waitFor } from '@parley/testing';
-import { PermanentError, RetriableError, createEventPublisher, createKafkaClient, startBatchConsumer, startEventConsumer } from './index.ts';
+import { PermanentError, RetriableError, createEventPublisher, createKafkaClient, provisionTopics, startBatchConsumer, startEventConsumer } from './index.ts';
 import type { EventPublisher, RunningConsumer } from './index.ts';
 
 // Real broker. Each test works on its own topics, so that it sees only its own records.
@@ -143,5 +143,28 @@ describe('messaging over a real broker', () => {
     );
     await waitFor(() => batches.flat().length === 20, { description: '20 events in batches' });
     expect(batches.flat()).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  it('keeps a namespace\'s topics and groups apart from the default ones (KAFKA_NAMESPACE)', async () => {
+    const namespace = `${uniqueName('ns')}.`;
+    const scoped = createKafkaClient({ brokers, clientId: 'messaging-test-ns', logger, namespace });
+    const created = await provisionTopics(scoped, EVENT_TOPICS);
+    expect(created).toContain(`${namespace}${TOPICS.inbound}`);
+    const scopedPublisher = createEventPublisher({ kafka: scoped, logger });
+    const pageId = uniqueName('page');
+    await scopedPublisher.publish([readEvent(pageId, 7)]);
+    const seen: { topic: string; id: string }[] = [];
+    running.push(
+      await startEventConsumer({
+        kafka: scoped, publisher: scopedPublisher, logger, groupId: 'fixed-group-name', topics: [TOPICS.inbound],
+        handle: async (e, position) => void seen.push({ topic: position.topic, id: e.id }),
+      }),
+    );
+    await waitFor(() => seen.length === 1, { description: 'the event in the namespaced topic' });
+    // Handlers see the logical topic name; the physical one carries the namespace.
+    expect(seen).toEqual([{ topic: TOPICS.inbound, id: deterministicId('test', pageId, 7) }]);
+    const physical = await readRaw(`${namespace}${TOPICS.inbound}`, 1);
+    expect(JSON.parse(physical[0]!.value!)).toMatchObject({ pageId });
+    await scopedPublisher.disconnect();
   });
 });

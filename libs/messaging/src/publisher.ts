@@ -5,6 +5,7 @@ import { encodeEvent, keyOf, topicOf } from '@parley/contracts';
 import type { ParleyEvent } from '@parley/contracts';
 import type { Logger } from '@parley/observability';
 import { RetriableError } from './errors.ts';
+import { namespaced } from './kafka.ts';
 
 /** Publishes events durably. Resolves only when every event is acknowledged by all in-sync replicas. */
 export type EventPublisher = {
@@ -75,7 +76,7 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
         acks: -1,
         timeout: options.requestTimeoutMs ?? 5_000,
         topicMessages: [...byTopic].map(([topic, records]) => ({
-          topic,
+          topic: namespaced(options.kafka, topic),
           messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers ?? {} })),
         })),
       });

@@ -13,6 +13,7 @@ const durationMs = (fallback: number) => z.coerce.number().int().positive().defa
  */
 export const authTokenConfigShape = {
   KAFKA_BROKERS: env.kafkaBrokers,
+  KAFKA_NAMESPACE: env.kafkaNamespace,
   DATABASE_URL: env.databaseUrl,
   /** The PostgreSQL schema this service owns; tests use a fresh one each. */
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').default('auth_token'),

@@ -60,7 +60,7 @@ export async function startAuthToken(config: AuthTokenConfig, deps: AuthTokenDep
       breaker: { name: 'graph-api' },
       onStateChange: (name, state) => logger.warn({ breaker: name, state }, `circuit breaker ${name} is ${state}`),
     });
-  const kafka = createKafkaClient({ brokers: config.KAFKA_BROKERS, clientId: 'auth-token', logger });
+  const kafka = createKafkaClient({ brokers: config.KAFKA_BROKERS, clientId: 'auth-token', logger , namespace: config.KAFKA_NAMESPACE ?? '' });
   const publisher = createEventPublisher({ kafka, logger });
   const relay = startOutboxRelay({ db, publisher, logger, pollMs: 1_000 });
 

@@ -5,6 +5,7 @@ import { startIngress } from './service.ts';
 
 const config = loadConfigOrExit('ingress', {
   KAFKA_BROKERS: env.kafkaBrokers,
+  KAFKA_NAMESPACE: env.kafkaNamespace,
   META_APP_SECRET: env.list,
   META_VERIFY_TOKEN: env.string,
   PORT: env.port(3001),

@@ -8,6 +8,8 @@ import { mountWebhookRoutes } from './webhook/routes.ts';
 
 export type IngressConfig = {
   KAFKA_BROKERS: string[];
+  /** Prefix of every topic (see KAFKA_NAMESPACE); empty in most deployments. */
+  KAFKA_NAMESPACE?: string;
   META_APP_SECRET: string[];
   META_VERIFY_TOKEN: string;
   PORT: number;
@@ -23,7 +25,7 @@ export type RunningIngress = { url: string; port: number; stop(): Promise<void> 
 export async function startIngress(config: IngressConfig, deps: { logger: Logger; now?: () => Date }): Promise<RunningIngress> {
   const { logger } = deps;
   const metrics = createMetricsRegistry('ingress');
-  const kafka = createKafkaClient({ brokers: config.KAFKA_BROKERS, clientId: 'ingress', logger });
+  const kafka = createKafkaClient({ brokers: config.KAFKA_BROKERS, clientId: 'ingress', logger, namespace: config.KAFKA_NAMESPACE ?? '' });
   const publisher = createEventPublisher({ kafka, logger, requestTimeoutMs: Math.min(5_000, config.PUBLISH_TIMEOUT_MS) });
 
   // Readiness asks the broker at most every 2 s, however often probes come.

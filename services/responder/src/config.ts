@@ -9,6 +9,7 @@ import type { ShapeOptions } from './shaping/shape.ts';
 /** The responder's environment (validated at start-up; every problem is reported at once). */
 export const responderEnv = {
   KAFKA_BROKERS: env.kafkaBrokers,
+  KAFKA_NAMESPACE: env.kafkaNamespace,
   DATABASE_URL: env.databaseUrl,
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('responder'),
   PORT: env.port(3004),
@@ -31,6 +32,8 @@ export type ResponderEnv = z.infer<z.ZodObject<typeof responderEnv>>;
 
 /** What startResponder needs; tests build it directly (fresh schema, unique consumer groups, port 0). */
 export type ResponderConfig = {
+  /** Prefix of every topic and consumer group (KAFKA_NAMESPACE); empty in most deployments. */
+  kafkaNamespace?: string;
   kafkaBrokers: ReadonlyArray<string>;
   databaseUrl: string;
   databaseSchema: string;
@@ -58,6 +61,7 @@ export function toResponderConfig(parsed: ResponderEnv, apiKeyRefs: ApiKeyRefs):
   validateShapeOptions(shape);
   return {
     kafkaBrokers: parsed.KAFKA_BROKERS,
+    kafkaNamespace: parsed.KAFKA_NAMESPACE,
     databaseUrl: parsed.DATABASE_URL,
     databaseSchema: parsed.DATABASE_SCHEMA,
     port: parsed.PORT,

@@ -4,6 +4,7 @@ import { env } from '@parley/config';
 /** The environment rules reads (CONTRACTS.md's variables plus its own tunables, all with defaults). */
 export const rulesConfigShape = {
   KAFKA_BROKERS: env.kafkaBrokers,
+  KAFKA_NAMESPACE: env.kafkaNamespace,
   DATABASE_URL: env.databaseUrl,
   /** Its own schema; tests give a fresh one. */
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').default('rules'),

@@ -73,6 +73,7 @@ beforeAll(async () => {
 
   const config: RulesConfig = {
     KAFKA_BROKERS: testKafkaBrokers(),
+    KAFKA_NAMESPACE: '',
     DATABASE_URL: testDatabaseUrl(),
     DATABASE_SCHEMA: schema.schema,
     PORT: 0,

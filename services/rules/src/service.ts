@@ -54,7 +54,7 @@ export async function startRules(config: RulesConfig, deps: RulesDeps): Promise<
 
   const db = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, logger, migrations });
   const store = createRulesStore(db);
-  const kafka = createKafkaClient({ brokers: config.KAFKA_BROKERS, clientId: 'rules', logger });
+  const kafka = createKafkaClient({ brokers: config.KAFKA_BROKERS, clientId: 'rules', logger , namespace: config.KAFKA_NAMESPACE ?? '' });
   const publisher = createEventPublisher({ kafka, logger });
 
   const app = createHttpApp({
