@@ -1,0 +1,108 @@
+// Transactional outbox: events are inserted in the same transaction as the state change they
+// describe, and a relay publishes them to Kafka in order, then deletes them. A crash after publishing
+// and before deleting publishes them again: their ids are deterministic, so consumers apply them once.
+import { parseEvent } from '@parley/contracts';
+import type { ParleyEvent } from '@parley/contracts';
+import type { EventPublisher } from '@parley/messaging';
+import type { Logger } from '@parley/observability';
+import type { Database, Transaction } from '@parley/persistence';
+
+/** Writes events to the outbox inside `tx` (they are published only if it commits). */
+export async function appendToOutbox(db: Database, tx: Transaction | undefined, events: ReadonlyArray<ParleyEvent>): Promise<void> {
+  for (const event of events) {
+    await db.query('insert into outbox (event_id, event) values (?, ?::jsonb)', [event.id, JSON.stringify(event)], tx);
+  }
+}
+
+export type OutboxRelay = {
+  /** Publish now rather than at the next poll. */
+  wake(): void;
+  /** Stops after the batch in flight is published. */
+  stop(): Promise<void>;
+};
+
+export type OutboxRelayOptions = {
+  db: Database;
+  publisher: EventPublisher;
+  logger: Logger;
+  pollMs?: number;
+  batchSize?: number;
+};
+
+export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  const { db, publisher } = options;
+  const pollMs = options.pollMs ?? 200;
+  const batchSize = options.batchSize ?? 200;
+  const log = options.logger.child({ component: 'outbox' });
+  let running = true;
+  let wakeUp: (() => void) | undefined;
+  // A wake that came while a batch was in flight: look again at once instead of sleeping.
+  let woken = false;
+  let failures = 0;
+
+  /** Publishes one batch; returns how many rows it handled. */
+  async function relayBatch(): Promise<number> {
+    return db.transaction(async (_em, tx) => {
+      // One relay at a time across replicas, so events leave in the order they were written.
+      const [lock] = await db.query<{ locked: boolean }>('select pg_try_advisory_xact_lock(hashtext(?)) as locked', [`parley-outbox:${db.schema}`], tx);
+      if (!lock?.locked) return 0;
+      const rows = await db.query<{ seq: string; event: unknown }>('select seq, event from outbox order by seq limit ?', [batchSize], tx);
+      if (rows.length === 0) return 0;
+      const events: ParleyEvent[] = [];
+      for (const row of rows) {
+        const decoded = parseEvent(row.event);
+        if (decoded.ok) {
+          events.push(decoded.event);
+        } else {
+          log.error({ seq: row.seq, detail: decoded.message }, 'an outbox row is not a valid event; moved to outbox_rejected');
+          await db.query('insert into outbox_rejected (seq, event, error) values (?, ?::jsonb, ?) on conflict do nothing', [row.seq, JSON.stringify(row.event), decoded.message], tx);
+        }
+      }
+      await publisher.publish(events);
+      await db.query(`delete from outbox where seq in (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.seq), tx);
+      return rows.length;
+    });
+  }
+
+  const loop = (async () => {
+    while (running) {
+      let handled = 0;
+      woken = false;
+      try {
+        handled = await relayBatch();
+        failures = 0;
+      } catch (error) {
+        failures++;
+        log.warn({ err: error, failures }, 'publishing the outbox failed; retrying');
+      }
+      if ((handled > 0 || woken) && failures === 0) continue;
+      const wait = failures > 0 ? Math.min(5_000, pollMs * 2 ** Math.min(failures, 5)) : pollMs;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wakeUp = undefined;
+    }
+  })();
+
+  return {
+    wake() {
+      woken = true;
+      wakeUp?.();
+    },
+    async stop() {
+      running = false;
+      wakeUp?.();
+      await loop;
+      // Publish what the last work wrote; whatever is left goes out after the next start.
+      try {
+        while ((await relayBatch()) > 0);
+      } catch (error) {
+        log.warn({ err: error }, 'could not publish the whole outbox before stopping; the rest goes out after the next start');
+      }
+    },
+  };
+}

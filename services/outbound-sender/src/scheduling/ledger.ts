@@ -1,0 +1,276 @@
+// The send ledger in PostgreSQL: sends by outboundId, their parts with their state, cancellations,
+// and what we know of each Page's connection. SQL only; the rules are in send.ts, decide.ts and
+// page-connection.ts.
+import type { OutboundPart } from '@parley/contracts';
+import type { Database, Transaction } from '@parley/persistence';
+import type { PageConnection, PageStatus } from '../page-connections/page-connection.ts';
+import { unknownPage } from '../page-connections/page-connection.ts';
+import { requiredPartState, nextPartState } from '../dispatch/part-state.ts';
+import type { PartTransition } from '../dispatch/part-state.ts';
+import type { DeferReason, PartState, Send, SendPart, SendStatus } from './send.ts';
+
+type SendRow = {
+  outbound_id: string;
+  page_id: string;
+  account_id: string | null;
+  conversation_id: string;
+  customer_psid: string;
+  customer_name: string | null;
+  channel: Send['channel'];
+  comment_id: string | null;
+  author: Send['author'];
+  purpose: Send['purpose'];
+  messaging_type: Send['messagingType'];
+  tag: Send['tag'];
+  typing_indicator: boolean;
+  agent_id: string | null;
+  send_at: Date;
+  reply_window_closes_at: Date | null;
+  status: SendStatus;
+  next_attempt_at: Date;
+  deferred_reason: DeferReason | null;
+  deferrals: number;
+  command_event_id: string;
+  correlation_id: string;
+  command_fingerprint: string;
+};
+
+type PartRow = { part: number; content: OutboundPart | string; state: PartState; mid: string | null; attempts: number };
+
+type PageRow = {
+  page_id: string;
+  account_id: string | null;
+  status: PageStatus;
+  source: PageConnection['source'];
+  status_at: Date;
+  rejected_token_fingerprint: string | null;
+};
+
+const asDate = (value: Date | string): Date => (value instanceof Date ? value : new Date(value));
+
+function toSend(row: SendRow): Send {
+  return {
+    outboundId: row.outbound_id,
+    pageId: row.page_id,
+    accountId: row.account_id,
+    conversationId: row.conversation_id,
+    customer: { psid: row.customer_psid, name: row.customer_name },
+    channel: row.channel,
+    commentId: row.comment_id,
+    author: row.author,
+    purpose: row.purpose,
+    messagingType: row.messaging_type,
+    tag: row.tag,
+    typingIndicator: row.typing_indicator,
+    agentId: row.agent_id,
+    sendAt: asDate(row.send_at),
+    replyWindowClosesAt: row.reply_window_closes_at === null ? null : asDate(row.reply_window_closes_at),
+    status: row.status,
+    nextAttemptAt: asDate(row.next_attempt_at),
+    deferredReason: row.deferred_reason,
+    deferrals: row.deferrals,
+    commandEventId: row.command_event_id,
+    correlationId: row.correlation_id,
+  };
+}
+
+function toPart(row: PartRow): SendPart {
+  return {
+    index: row.part,
+    content: typeof row.content === 'string' ? (JSON.parse(row.content) as OutboundPart) : row.content,
+    state: row.state,
+    mid: row.mid,
+    attempts: row.attempts,
+  };
+}
+
+export type Ledger = ReturnType<typeof createLedger>;
+
+export function createLedger(db: Database) {
+  return {
+    /** Inserts a new send with its parts; false when the outboundId is already in the ledger (a replay). */
+    async insertSend(tx: Transaction, send: Send, parts: ReadonlyArray<SendPart>, fingerprint: string): Promise<boolean> {
+      const inserted = await db.query(
+        `insert into sends (outbound_id, page_id, account_id, conversation_id, customer_psid, customer_name, channel, comment_id,
+           author, purpose, messaging_type, tag, typing_indicator, agent_id, send_at, reply_window_closes_at, status,
+           next_attempt_at, deferred_reason, deferrals, command_event_id, correlation_id, command_fingerprint)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         on conflict (outbound_id) do nothing
+         returning outbound_id`,
+        [
+          send.outboundId, send.pageId, send.accountId, send.conversationId, send.customer.psid, send.customer.name, send.channel,
+          send.commentId, send.author, send.purpose, send.messagingType, send.tag, send.typingIndicator, send.agentId, send.sendAt,
+          send.replyWindowClosesAt, send.status, send.nextAttemptAt, send.deferredReason, send.deferrals, send.commandEventId,
+          send.correlationId, fingerprint,
+        ],
+        tx,
+      );
+      if (inserted.length === 0) return false;
+      for (const part of parts) {
+        await db.query('insert into send_parts (outbound_id, part, content, state) values (?, ?, ?::jsonb, ?)', [send.outboundId, part.index, JSON.stringify(part.content), part.state], tx);
+      }
+      return true;
+    },
+
+    async fingerprintOf(tx: Transaction | undefined, outboundId: string): Promise<string | null> {
+      const [row] = await db.query<{ command_fingerprint: string }>('select command_fingerprint from sends where outbound_id = ?', [outboundId], tx);
+      return row?.command_fingerprint ?? null;
+    },
+
+    /**
+     * Locks a send for its dispatcher, or for a cancellation, unless someone else holds it
+     * (`skip locked`). `no key update` leaves the parts' foreign key checks free.
+     */
+    async lockSend(tx: Transaction, outboundId: string): Promise<Send | null> {
+      const [row] = await db.query<SendRow>('select * from sends where outbound_id = ? for no key update skip locked', [outboundId], tx);
+      return row ? toSend(row) : null;
+    },
+
+    /**
+     * The next due send nobody is working on, locked for the caller's transaction. A send waits while
+     * an earlier send of its conversation is still scheduled, so a conversation's sends go out in
+     * order. (A held earlier send does not block: it is held because its Page is, so the later one is
+     * held too — and announced as such — and both are woken together.)
+     */
+    async claimDue(tx: Transaction, now: Date): Promise<Send | null> {
+      const [row] = await db.query<SendRow>(
+        `select s.* from sends s
+          where s.status in ('scheduled', 'held') and s.next_attempt_at <= ?
+            and not exists (
+              select 1 from sends e
+               where e.conversation_id = s.conversation_id and e.status = 'scheduled'
+                 and (e.send_at, e.seq) < (s.send_at, s.seq))
+          order by s.next_attempt_at, s.seq
+          limit 1
+          for no key update of s skip locked`,
+        [now],
+        tx,
+      );
+      return row ? toSend(row) : null;
+    },
+
+    async nextDueAt(): Promise<Date | null> {
+      const [row] = await db.query<{ at: Date | null }>(`select min(next_attempt_at) as at from sends where status in ('scheduled', 'held')`);
+      return row?.at ? asDate(row.at) : null;
+    },
+
+    async parts(tx: Transaction | undefined, outboundId: string): Promise<SendPart[]> {
+      const rows = await db.query<PartRow>('select part, content, state, mid, attempts from send_parts where outbound_id = ? order by part', [outboundId], tx);
+      return rows.map(toPart);
+    },
+
+    /** Moves a part along the state machine; false when it was not in the state the transition starts from. */
+    async movePart(
+      tx: Transaction | undefined,
+      outboundId: string,
+      part: number,
+      transition: PartTransition,
+      fields: { mid?: string; now: Date; countAttempt?: boolean },
+    ): Promise<boolean> {
+      const from = requiredPartState(transition);
+      const to = nextPartState(from, transition);
+      const rows = await db.query(
+        `update send_parts
+            set state = ?, updated_at = ?,
+                mid = coalesce(?, mid),
+                attempts = attempts + ?,
+                sending_started_at = case when ? = 'sending' then ? else sending_started_at end,
+                sent_at = case when ? = 'sent' then ? else sent_at end
+          where outbound_id = ? and part = ? and state = ?
+          returning part`,
+        [to, fields.now, fields.mid ?? null, fields.countAttempt ? 1 : 0, to, fields.now, to, fields.now, outboundId, part, from],
+        tx,
+      );
+      return rows.length === 1;
+    },
+
+    /** Counts a failed attempt that happened before the part was claimed (e.g. auth-token unavailable). */
+    async countAttempt(tx: Transaction | undefined, outboundId: string, part: number, now: Date): Promise<void> {
+      await db.query('update send_parts set attempts = attempts + 1, updated_at = ? where outbound_id = ? and part = ?', [now, outboundId, part], tx);
+    },
+
+    async updateSend(
+      tx: Transaction,
+      outboundId: string,
+      patch: { status: SendStatus; nextAttemptAt?: Date; deferredReason?: DeferReason | null; deferrals?: number; accountId?: string | null; now: Date },
+    ): Promise<void> {
+      await db.query(
+        `update sends
+            set status = ?,
+                next_attempt_at = coalesce(?, next_attempt_at),
+                deferred_reason = case when ? then ? else deferred_reason end,
+                deferrals = coalesce(?, deferrals),
+                account_id = coalesce(account_id, ?),
+                updated_at = ?
+          where outbound_id = ?`,
+        [
+          patch.status,
+          patch.nextAttemptAt ?? null,
+          patch.deferredReason !== undefined,
+          patch.deferredReason ?? null,
+          patch.deferrals ?? null,
+          patch.accountId ?? null,
+          patch.now,
+          outboundId,
+        ],
+        tx,
+      );
+    },
+
+    async cancellation(tx: Transaction | undefined, outboundId: string): Promise<{ reason: string; pageId: string } | null> {
+      const [row] = await db.query<{ reason: string; page_id: string }>('select reason, page_id from cancellations where outbound_id = ?', [outboundId], tx);
+      return row ? { reason: row.reason, pageId: row.page_id } : null;
+    },
+
+    /** Records a cancellation; false when it was already recorded (a replay). */
+    async recordCancellation(tx: Transaction, input: { outboundId: string; pageId: string; reason: string; eventId: string }): Promise<boolean> {
+      const rows = await db.query(
+        'insert into cancellations (outbound_id, page_id, reason, command_event_id) values (?, ?, ?, ?) on conflict (outbound_id) do nothing returning outbound_id',
+        [input.outboundId, input.pageId, input.reason, input.eventId],
+        tx,
+      );
+      return rows.length === 1;
+    },
+
+    async page(tx: Transaction | undefined, pageId: string, options: { forUpdate?: boolean } = {}): Promise<PageConnection> {
+      const [row] = await db.query<PageRow>(`select * from pages where page_id = ?${options.forUpdate ? ' for update' : ''}`, [pageId], tx);
+      if (!row) return unknownPage(pageId);
+      return {
+        pageId: row.page_id,
+        accountId: row.account_id,
+        status: row.status,
+        source: row.source,
+        statusAt: asDate(row.status_at),
+        rejectedTokenFingerprint: row.rejected_token_fingerprint,
+      };
+    },
+
+    async savePage(tx: Transaction | undefined, page: PageConnection, now: Date): Promise<void> {
+      await db.query(
+        `insert into pages (page_id, account_id, status, source, status_at, rejected_token_fingerprint, updated_at)
+         values (?, ?, ?, ?, ?, ?, ?)
+         on conflict (page_id) do update
+           set account_id = excluded.account_id, status = excluded.status, source = excluded.source,
+               status_at = excluded.status_at, rejected_token_fingerprint = excluded.rejected_token_fingerprint,
+               updated_at = excluded.updated_at`,
+        [page.pageId, page.accountId, page.status, page.source, page.statusAt, page.rejectedTokenFingerprint, now],
+        tx,
+      );
+    },
+
+    /**
+     * Makes the Page's held sends due now, so the dispatcher looks at them again (sends them, or fails
+     * them if their window closed meanwhile or the Page is gone). Waits for a dispatcher holding one.
+     */
+    async wakeHeldSends(tx: Transaction | undefined, pageId: string, now: Date, options: { skipLocked?: boolean } = {}): Promise<number> {
+      const rows = await db.query(
+        `update sends set status = 'scheduled', next_attempt_at = ?, updated_at = ?
+          where outbound_id in (select outbound_id from sends where page_id = ? and status = 'held' for no key update${options.skipLocked ? ' skip locked' : ''})
+          returning outbound_id`,
+        [now, now, pageId],
+        tx,
+      );
+      return rows.length;
+    },
+  };
+}
