@@ -110,4 +110,14 @@ describe('conversation context: the customer\'s latest turn', () => {
     expect(latestCustomerTurn(entries).map((e) => e.text)).toEqual(['first', 'second']);
     expect(latestCustomerTurn(entries.slice(0, 2))).toEqual([]);
   });
+
+  it('is not ended by the Page\'s greeting or away message, only by an answer', () => {
+    const entries = [
+      contextEntryOf(messageReceived(who, { text: 'what are your opening hours?' }))!,
+      contextEntryOf(messageSent(who, { text: 'Welcome to our shop!', author: 'page' }))!,
+    ];
+    expect(latestCustomerTurn(entries).map((e) => e.text)).toEqual(['what are your opening hours?']);
+    const answered = [...entries, contextEntryOf(messageSent(who, { text: 'We open at 9.', author: 'assistant' }))!];
+    expect(latestCustomerTurn(answered)).toEqual([]);
+  });
 });

@@ -190,11 +190,16 @@ export function describeEntry(entry: ContextEntry): string {
   return pieces.join('\n') || '[An empty message.]';
 }
 
-/** The customer's latest turn: their entries after the last thing the Page side said. */
+/**
+ * The customer's latest turn: their entries since the assistant or a person last answered. The
+ * Page's automated messages (a greeting, an away message) answer nothing, so they do not end the
+ * turn: a greeting sent on first contact must not hide the question that came with it.
+ */
 export function latestCustomerTurn(entries: ReadonlyArray<ContextEntry>): ContextEntry[] {
   const turn: ContextEntry[] = [];
   for (let i = entries.length - 1; i >= 0; i--) {
     const entry = entries[i]!;
+    if (entry.author === 'page') continue;
     if (entry.author !== 'customer') break;
     turn.unshift(entry);
   }
