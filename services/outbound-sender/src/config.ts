@@ -18,7 +18,7 @@ export const configShape = {
   META_APP_SECRET: env.optionalString,
   AUTH_TOKEN_URL: env.url(),
   INTERNAL_API_TOKEN: env.string,
-  /** Consumer group of outbound.commands.v1; page.events.v1 uses `<group>.pages`. */
+  /** Consumer group of outbound.commands.v1; page.events.v1 uses `<group>.pages`, messenger.inbound.v1 (echoes) `<group>.echoes`. */
   CONSUMER_GROUP_ID: z.string().min(1).default('outbound-sender'),
   /** A new consumer group starts at the beginning of the log (replays are no-ops: the ledger is keyed by outboundId). */
   CONSUME_FROM_BEGINNING: env.boolean(true),
@@ -30,8 +30,14 @@ export const configShape = {
   SEND_MAX_ATTEMPTS: positiveInt(8),
   SEND_RETRY_BASE_MS: positiveInt(1_000),
   SEND_RETRY_MAX_MS: positiveInt(5 * 60_000),
-  /** Retry a message whose Send API call timed out (it may have been delivered): see dispatch/outcome.ts. */
+  /**
+   * A part Meta did not confirm (its call timed out, or the process died during it) waits ECHO_WAIT_MS
+   * for Meta's echo; without one it is sent again (true) or given up as `unknown` (false: never a
+   * duplicate, but a possibly dropped answer). See reconciliation/reconcile.ts.
+   */
   RETRY_TIMED_OUT_SENDS: env.boolean(true),
+  /** How long a part Meta did not confirm waits for its echo before it is sent again. */
+  ECHO_WAIT_MS: positiveInt(30_000),
   /** How often a held send asks auth-token whether its Page is usable again. */
   HOLD_RECHECK_MS: positiveInt(5 * 60_000),
   TOKEN_CACHE_MS: positiveInt(60_000),

@@ -86,4 +86,17 @@ export const migrations: Migration[] = [
       )`,
     ],
   },
+  {
+    name: '0002_echo_reconciliation',
+    up: [
+      // `unconfirmed`: Meta did not answer the Send API call (a timeout, or the process died during
+      // it); the part waits for its echo until `reconcile_until`, then is sent again.
+      `alter table send_parts drop constraint send_parts_state_check`,
+      `alter table send_parts add constraint send_parts_state_check
+         check (state in ('pending', 'sending', 'unconfirmed', 'sent', 'failed', 'unknown', 'skipped', 'cancelled'))`,
+      `alter table send_parts add column reconcile_until timestamptz`,
+      `alter table send_parts add constraint send_parts_reconcile_until_check
+         check ((state = 'unconfirmed') = (reconcile_until is not null))`,
+    ],
+  },
 ];

@@ -1,5 +1,6 @@
 // outbound-sender when things go wrong: Meta failing in bursts (breaker), a rejected token (held
-// sends, reconnect), the service stopped mid-stream, and a crash in the middle of a Send API call.
+// sends, reconnect), the service stopped mid-stream. (A crash in the middle of a Send API call, and a
+// call Meta does not answer: reconciliation.integration.test.ts.)
 import { waitFor } from '@parley/testing';
 import { pageConnected, pageConnectionChanged, sendCommand } from './test-support/commands.ts';
 import { mintPageToken, startHarness } from './test-support/harness.ts';
@@ -190,29 +191,5 @@ describe('stopping and crashing', () => {
     expect(h.sent(pageId).filter((r) => r.request['sender_action'] === 'typing_on')).toHaveLength(1);
     const sentEvents = h.events(pageId).filter((e) => e.type === 'outbound.message.sent');
     expect(new Set(sentEvents.map((e) => e.id)).size).toBe(parts.length);
-  });
-
-  it('given the process died during a Send API call (a part left in sending), then after a restart that part is not sent again: it is reported unknown and later parts stop', async () => {
-    const { pageId, psid } = h.createPage();
-    const sendAt = new Date(h.clock.now().getTime() + 30 * 60_000);
-    const command = sendCommand({ pageId, psid, sendAt: sendAt.toISOString(), parts: [{ text: 'maybe delivered' }, { text: 'never' }] });
-    await h.publish([command]);
-    await h.waitForEvent(pageId, 'outbound.message.scheduled');
-    await h.stopService();
-    // What a crash between "mark sending" and "mark sent" leaves behind.
-    await h.sql(`update send_parts set state = 'sending' where outbound_id = ? and part = 0`, [command.data.outboundId]);
-
-    h.clock.advance(30 * 60_000);
-    await h.startService();
-
-    const failed = await h.waitForEvent(pageId, 'outbound.message.failed');
-    expect(failed.data).toMatchObject({ outboundId: command.data.outboundId, part: 0, category: 'unknown' });
-    expect(failed.data.reason).toMatch(/not sent again/);
-    expect(h.sent(pageId)).toHaveLength(0);
-    const states = await h.sql<{ part: number; state: string }>('select part, state from send_parts where outbound_id = ? order by part', [command.data.outboundId]);
-    expect(states).toEqual([
-      { part: 0, state: 'unknown' },
-      { part: 1, state: 'skipped' },
-    ]);
   });
 });

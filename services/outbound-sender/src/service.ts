@@ -18,6 +18,7 @@ import { createDispatchMetrics } from './dispatch/metrics.ts';
 import { migrations } from './migrations.ts';
 import { startOutboxRelay } from './outbox/outbox.ts';
 import { createPageEventsHandler } from './page-connections/page-events-handler.ts';
+import { createEchoHandler, createEchoMetrics } from './reconciliation/echo-handler.ts';
 import { createPageTokenProvider } from './page-tokens/token-provider.ts';
 import { createCommandHandler } from './scheduling/command-handler.ts';
 import { createLedger } from './scheduling/ledger.ts';
@@ -45,7 +46,7 @@ export type RunningOutboundSender = {
   port: number;
   /** The dispatcher, for tests: `wake()` after moving the clock, `passes()` to know it looked. */
   dispatcher: Pick<Dispatcher, 'wake' | 'passes'>;
-  /** Resolves when both consumers have joined their groups. */
+  /** Resolves when the three consumers (commands, page events, echoes) have joined their groups. */
   ready: Promise<void>;
   /** Stops taking commands, finishes the Send API calls in flight, publishes the outbox, disconnects. */
   stop(): Promise<void>;
@@ -56,7 +57,7 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
   const clock = deps.clock ?? systemClock;
   const metrics = deps.metrics ?? createMetricsRegistry(SERVICE_NAME);
 
-  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, logger, migrations, poolSize: config.DISPATCH_CONCURRENCY * 2 + 6 });
+  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, logger, migrations, poolSize: config.DISPATCH_CONCURRENCY * 2 + 8 });
   const ledger = createLedger(db);
   const kafka = createKafkaClient({ brokers: config.KAFKA_BROKERS, clientId: SERVICE_NAME, logger, namespace: config.KAFKA_NAMESPACE ?? '' });
   const publisher = createEventPublisher({ kafka, logger });
@@ -100,6 +101,7 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
   });
 
   const relay = startOutboxRelay({ db, publisher, logger });
+  const dispatchMetrics = createDispatchMetrics(metrics);
   const dispatcher = startDispatcher({
     db,
     ledger,
@@ -108,13 +110,17 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
     limiter,
     clock,
     logger,
-    metrics: createDispatchMetrics(metrics),
+    metrics: dispatchMetrics,
     policy: {
       maxAttempts: config.SEND_MAX_ATTEMPTS,
       baseDelayMs: config.SEND_RETRY_BASE_MS,
       maxDelayMs: config.SEND_RETRY_MAX_MS,
       breakerRetryMs: config.GRAPH_BREAKER_RESET_MS,
-      retryTimedOutSends: config.RETRY_TIMED_OUT_SENDS,
+    },
+    reconcile: {
+      echoWaitMs: config.ECHO_WAIT_MS,
+      resendUnconfirmed: config.RETRY_TIMED_OUT_SENDS,
+      maxAttempts: config.SEND_MAX_ATTEMPTS,
     },
     pageContext,
     ...(deps.random ? { random: deps.random } : {}),
@@ -168,6 +174,27 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
     handle: forAcceptedPages(createPageEventsHandler({ db, ledger, tokens, clock, logger, onSendsWoken: () => dispatcher.wake() })),
   }).catch(abort);
   started.unshift(() => pages.stop());
+  // Meta's echoes of what the Pages sent settle the parts whose delivery Meta did not confirm.
+  const echoes = await startEventConsumer({
+    kafka,
+    publisher,
+    logger,
+    groupId: `${config.CONSUMER_GROUP_ID}.echoes`,
+    topics: [TOPICS.inbound],
+    fromBeginning: config.CONSUME_FROM_BEGINNING,
+    handle: forAcceptedPages(createEchoHandler({
+      db,
+      ledger,
+      clock,
+      logger,
+      appId: config.META_APP_ID,
+      echoes: createEchoMetrics(metrics),
+      partsSent: dispatchMetrics.partsSent,
+      onEvents: () => relay.wake(),
+      onSendDue: () => dispatcher.wake(),
+    })),
+  }).catch(abort);
+  started.unshift(() => echoes.stop());
 
   const app = createHttpApp({
     service: SERVICE_NAME,
@@ -186,13 +213,13 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
     url: server.url,
     port: server.port,
     dispatcher,
-    ready: Promise.all([commands.ready, pages.ready]).then(() => undefined),
+    ready: Promise.all([commands.ready, pages.ready, echoes.ready]).then(() => undefined),
     stop() {
       stopping ??= (async () => {
         // The dispatcher first: it lets go of its sends between parts (they stay due) while the
         // consumers leave their groups; commands stored meanwhile are durable anyway.
         const dispatching = dispatcher.stop();
-        await Promise.allSettled([server.close(), commands.stop(), pages.stop()]);
+        await Promise.allSettled([server.close(), commands.stop(), pages.stop(), echoes.stop()]);
         await dispatching;
         await relay.stop();
         await publisher.disconnect().catch((error: unknown) => logger.warn({ err: error }, 'disconnecting the publisher failed'));

@@ -3,6 +3,8 @@
 // part after part, until the send is settled or has to wait.
 import { connectionVerdict } from '../page-connections/page-connection.ts';
 import type { PageConnection } from '../page-connections/page-connection.ts';
+import { decideReconcile } from '../reconciliation/reconcile.ts';
+import type { ReconcilePolicy } from '../reconciliation/reconcile.ts';
 import type { Failure } from '../scheduling/outbound-events.ts';
 import type { Send, SendPart } from '../scheduling/send.ts';
 import type { TokenResult } from '../page-tokens/token-provider.ts';
@@ -68,47 +70,80 @@ export type DispatchInput = {
   readonly cancellation: { readonly reason: string } | null;
   readonly page: PageConnection;
   readonly now: Date;
+  /** What to do with a part Meta did not confirm (see reconciliation/reconcile.ts). */
+  readonly reconcile: ReconcilePolicy;
 };
 
 export type DispatchStep =
-  /** A part was left in `sending`: the dispatcher that sent it died mid-call. See recoveryFailure. */
-  | { readonly kind: 'recover'; readonly part: number; readonly skip: ReadonlyArray<number> }
+  /**
+   * A part Meta did not confirm waits for its echo until `until`. `orphaned`: it was found in
+   * `sending` — the dispatcher that sent it died mid-call — and becomes `unconfirmed` first.
+   */
+  | { readonly kind: 'await_echo'; readonly part: number; readonly until: Date; readonly orphaned: boolean }
+  /** No echo came and the part is not sent again: it becomes `unknown`, the send fails, later parts are skipped. */
+  | { readonly kind: 'give_up'; readonly part: number; readonly skip: ReadonlyArray<number>; readonly failure: Failure }
   /** Every part is settled (and announced): record the send's final status. */
   | { readonly kind: 'close'; readonly status: 'sent' | 'failed' | 'cancelled' }
+  /** `cancel`: the parts that never go out (pending ones, and one whose echo did not come). */
   | { readonly kind: 'cancel'; readonly reason: string; readonly partsSent: number; readonly cancel: ReadonlyArray<number> }
-  /** Do not call Meta at all: the Page is gone or the window is closed. Every pending part is skipped. */
-  | { readonly kind: 'fail'; readonly part: number | null; readonly skip: ReadonlyArray<number>; readonly failure: Failure }
+  /**
+   * Do not call Meta at all: the Page is gone or the window is closed. Every pending part is skipped;
+   * `abandon`: a part whose echo did not come becomes `unknown` (it may have gone out).
+   */
+  | { readonly kind: 'fail'; readonly part: number | null; readonly skip: ReadonlyArray<number>; readonly abandon: number | null; readonly failure: Failure }
   /** The Page needs reconnecting. `probe`: the send was already held and is due for a re-check of the token. */
   | { readonly kind: 'hold'; readonly probe: boolean }
-  | { readonly kind: 'send'; readonly part: number; readonly typing: boolean };
+  /** `resend`: the part was `unconfirmed` and its echo did not come by the deadline: Meta did not deliver it. */
+  | { readonly kind: 'send'; readonly part: number; readonly typing: boolean; readonly resend: boolean };
 
 /**
- * The next step for a claimed send. Order matters: a part stuck in `sending` is dealt with before
- * anything else (it may have reached the customer); then settled sends are closed; a cancellation
- * wins over sending; a gone Page or a closed window fail without calling Meta (a closed window also
- * wins over holding: there is no point holding what can no longer go out); then hold or send the
- * next part. Parts go strictly in order.
+ * The next step for a claimed send. Order matters: a part Meta did not confirm (left in `sending` by
+ * a dispatcher that died, or `unconfirmed` after a timeout) is dealt with before anything else — it
+ * may have reached the customer, so it waits for its echo whatever else happened (a cancellation, a
+ * closed window: the echo only settles the record); past the deadline it is sent again, subject to
+ * the same checks as any part. Then settled sends are closed; a cancellation wins over sending; a
+ * gone Page or a closed window fail without calling Meta (a closed window also wins over holding:
+ * there is no point holding what can no longer go out); then hold or send the next part. Parts go
+ * strictly in order.
  */
 export function decideNext(input: DispatchInput): DispatchStep {
   const { send, parts, page, now } = input;
   const pending = parts.filter((p) => p.state === 'pending').map((p) => p.index);
-  const sending = parts.find((p) => p.state === 'sending');
-  if (sending) return { kind: 'recover', part: sending.index, skip: pending.filter((i) => i > sending.index) };
+  let resend: SendPart | undefined;
+  const unsure = parts.find((p) => p.state === 'sending' || p.state === 'unconfirmed');
+  if (unsure) {
+    const step = decideReconcile(unsure, now, input.reconcile);
+    switch (step.kind) {
+      case 'await_echo':
+        return step;
+      case 'give_up':
+        return { kind: 'give_up', part: step.part, skip: pending.filter((i) => i > step.part), failure: step.failure };
+      case 'resend':
+        resend = unsure;
+        break;
+      default: {
+        const unexpected: never = step;
+        throw new Error(`Unknown reconcile step ${String(unexpected)}`);
+      }
+    }
+  }
 
   if (parts.some((p) => p.state === 'cancelled')) return { kind: 'close', status: 'cancelled' };
   if (parts.some((p) => p.state === 'failed' || p.state === 'unknown' || p.state === 'skipped')) {
     return { kind: 'close', status: 'failed' };
   }
-  const next = parts.find((p) => p.state === 'pending');
+  const next = resend ?? parts.find((p) => p.state === 'pending');
   if (!next) return { kind: 'close', status: 'sent' };
   const partsSent = parts.filter((p) => p.state === 'sent').length;
 
-  if (input.cancellation) return { kind: 'cancel', reason: input.cancellation.reason, partsSent, cancel: pending };
+  if (input.cancellation) return { kind: 'cancel', reason: input.cancellation.reason, partsSent, cancel: resend ? [resend.index, ...pending] : pending };
 
   const failWith = (failure: Failure): DispatchStep => ({
     kind: 'fail',
-    part: partsSent > 0 ? next.index : null,
+    // null says "nothing was sent": not so when a part may have gone out.
+    part: partsSent > 0 || resend ? next.index : null,
     skip: pending,
+    abandon: resend ? resend.index : null,
     failure,
   });
   const verdict = connectionVerdict(page.status);
@@ -121,25 +156,9 @@ export function decideNext(input: DispatchInput): DispatchStep {
   }
   if (verdict === 'hold') return { kind: 'hold', probe: send.status === 'held' };
 
-  const typing = next.index === 0 && send.typingIndicator && send.author === 'assistant' && send.channel === 'messenger';
-  return { kind: 'send', part: next.index, typing };
-}
-
-/**
- * Why a part found in `sending` is not sent again: the dispatcher marks a part `sending` (durably)
- * before calling Meta and `sent` after. Finding it still `sending` means the process died between
- * the two, and Meta may or may not have delivered it. Sending it again could message the customer
- * twice, which Parley promises never to do; so the part becomes `unknown`, the send stops there and
- * a person sees why. (Its `metadata` — `outboundId:part` — is in Meta's echo if it did go out.)
- */
-export function recoveryFailure(): Failure {
-  return {
-    category: 'unknown',
-    reason:
-      'Parley stopped while this message was being sent, so it cannot tell whether it reached the customer; it was not sent again, to avoid sending it twice.',
-    graphCode: null,
-    graphSubcode: null,
-  };
+  // A part sent again had its typing indicator the first time.
+  const typing = !resend && next.index === 0 && send.typingIndicator && send.author === 'assistant' && send.channel === 'messenger';
+  return { kind: 'send', part: next.index, typing, resend: resend !== undefined };
 }
 
 export type TokenStep =

@@ -7,8 +7,13 @@
 // restart knows exactly what went out. The send's own row (status, next attempt) is written by the
 // claiming transaction when the worker lets go of it.
 //
-// Nothing waits in memory: a send that has to wait (retry, rate limit, held Page) gets its
+// Nothing waits in memory: a send that has to wait (retry, rate limit, held Page, an echo) gets its
 // `next_attempt_at` and is let go; a restart finds it there.
+//
+// A part whose delivery Meta did not confirm (the call timed out, or a dispatcher died during it)
+// waits for Meta's echo (reconciliation/): the echo consumer may settle a part at any time, so every
+// part transition here is guarded by the state it expects, and when one finds the part already moved
+// the worker looks again instead of going on with a stale picture.
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { GraphApiClient } from '@parley/graph-api';
 import type { ParleyEvent } from '@parley/contracts';
@@ -24,8 +29,10 @@ import { cancelledEvent, deferredEvent, failedEvent, sentEvent, tokenRejectedEve
 import type { Failure } from '../scheduling/outbound-events.ts';
 import type { DeferReason, Send, SendPart } from '../scheduling/send.ts';
 import type { PageRateLimiter } from '../throttling/page-rate-limiter.ts';
-import { decideNext, decideOnToken, decideProbe, PAGE_DISCONNECTED_REASON, recoveryFailure } from './decide.ts';
+import type { ReconcilePolicy } from '../reconciliation/reconcile.ts';
+import { decideNext, decideOnToken, decideProbe, PAGE_DISCONNECTED_REASON } from './decide.ts';
 import type { DispatchMetrics } from './metrics.ts';
+import type { PartTransition } from './part-state.ts';
 import { decideOutcome } from './outcome.ts';
 import type { GraphOutcome, OutcomeDecision, RetryPolicy } from './outcome.ts';
 import { sendMessageBody } from './send-body.ts';
@@ -40,6 +47,8 @@ export type DispatcherOptions = {
   logger: Logger;
   metrics: DispatchMetrics;
   policy: RetryPolicy;
+  /** Parts Meta did not confirm: how long their echo is awaited, whether they are sent again without one. */
+  reconcile: ReconcilePolicy;
   /** Which Page a Graph call is made for, so usage headers slow down the right Page. */
   pageContext: AsyncLocalStorage<string>;
   random?: () => number;
@@ -64,15 +73,35 @@ export type Dispatcher = {
   passes(): number;
 };
 
-/** Where a worker leaves a send when it lets go of it. */
-type Release = { send: Send };
+/**
+ * Where a worker leaves a send when it lets go of it. `awaitingEcho`: the part it waits for; once the
+ * send is let go the worker checks whether the echo came meanwhile (see processOne).
+ */
+type Release = { send: Send; awaitingEcho?: number };
 
-/** Where a failure before any Send API call lands: the first unsent part (null when none was sent), every pending part skipped. */
-function pendingFrom(parts: ReadonlyArray<SendPart>): { part: number | null; skip: number[] } {
+/**
+ * Another party (an echo, another replica) moved a part the worker was about to move: look at the
+ * send again rather than act on a stale picture.
+ */
+const LOOK_AGAIN = 'look_again' as const;
+type Settled = Release | typeof LOOK_AGAIN;
+
+/**
+ * Where a failure before any Send API call lands: the first unsent part (null when none was sent and
+ * none may have been), every pending part skipped, a part whose echo did not come given up.
+ */
+function openPartsOf(parts: ReadonlyArray<SendPart>): { part: number | null; skip: number[]; abandonedPart?: number } {
   const pending = parts.filter((p) => p.state === 'pending').map((p) => p.index);
+  const unconfirmed = parts.find((p) => p.state === 'unconfirmed');
   const anySent = parts.some((p) => p.state === 'sent');
+  if (unconfirmed) return { part: unconfirmed.index, skip: pending, abandonedPart: unconfirmed.index };
   return { part: anySent ? (pending[0] ?? null) : null, skip: pending };
 }
+
+/** Thrown inside a short transaction to roll it back when a guarded part transition found the part moved. */
+class PartMoved extends Error {}
+
+type GuardedMove = (part: number, transition: PartTransition, fields: { mid?: string; now: Date; countAttempt?: boolean; reconcileUntil?: Date }) => Promise<void>;
 
 export function startDispatcher(options: DispatcherOptions): Dispatcher {
   const { db, ledger, graph, tokens, limiter, clock, metrics, policy } = options;
@@ -111,10 +140,10 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
 
   /** Works on one due send; false when there was none. */
   async function processOne(): Promise<boolean> {
-    const worked = await db.transaction(async (_em, tx) => {
+    const release = await db.transaction(async (_em, tx) => {
       const claimed = await ledger.claimDue(tx, clock.now());
       passes++;
-      if (!claimed) return false;
+      if (!claimed) return null;
       const release = await work(tx, claimed);
       const { send } = release;
       await ledger.updateSend(tx, send.outboundId, {
@@ -125,11 +154,25 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
         accountId: send.accountId,
         now: clock.now(),
       });
-      return true;
+      return release;
     });
+    if (!release) return false;
     // Events written by the claiming transaction (deferrals) can be published now that it committed.
-    if (worked) options.onEvents();
-    return worked;
+    options.onEvents();
+    if (release.awaitingEcho !== undefined) await echoCameMeanwhile(release.send.outboundId, release.awaitingEcho);
+    return true;
+  }
+
+  /**
+   * The echo consumer makes a waiting send due when an echo settles its part; but while this worker
+   * held the send it could not (it skips locked sends), and the worker may have decided to wait on a
+   * picture read just before the echo committed. So, once the send is let go, look: if the part is no
+   * longer waiting, the send is due now. (Either the echo committed before this read, or after the
+   * send was let go — and then the echo consumer made it due itself.)
+   */
+  async function echoCameMeanwhile(outboundId: string, part: number): Promise<void> {
+    const current = (await ledger.parts(undefined, outboundId)).find((p) => p.index === part);
+    if (current && current.state !== 'unconfirmed' && (await ledger.makeDue(outboundId, clock.now())) === 'made_due') wakeAll();
   }
 
   /**
@@ -148,20 +191,44 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
     return next;
   }
 
-  /** Settles the send as failed: `failedPart` (was `sending`) failed, `skip` parts never go out. */
+  /**
+   * Runs part transitions (and their events) in one short transaction; LOOK_AGAIN (rolled back) when
+   * a guarded transition found its part already moved — by an echo, most likely.
+   */
+  async function guarded(outboundId: string, work: (tx: Transaction, move: GuardedMove) => Promise<void>): Promise<'done' | typeof LOOK_AGAIN> {
+    try {
+      await inShortTransaction(async (tx) => {
+        const move: GuardedMove = async (part, transition, fields) => {
+          if (!(await ledger.movePart(tx, outboundId, part, transition, fields))) throw new PartMoved(`part ${part} moved before ${transition}`);
+        };
+        await work(tx, move);
+      });
+      return 'done';
+    } catch (error) {
+      if (error instanceof PartMoved) return LOOK_AGAIN;
+      throw error;
+    }
+  }
+
+  /**
+   * Settles the send as failed: `failedPart` (was `sending`) failed, `abandonedPart` (was `unconfirmed`)
+   * is unknown, `skip` parts never go out. LOOK_AGAIN when an echo settled the failed or abandoned part first.
+   */
   async function fail(
     send: Send,
     failure: Failure,
-    where: { part: number | null; failedPart?: number; orphanedPart?: number; skip: ReadonlyArray<number> },
+    where: { part: number | null; failedPart?: number; abandonedPart?: number; skip: ReadonlyArray<number> },
     extraEvents: ReadonlyArray<ParleyEvent> = [],
-  ): Promise<Release> {
+  ): Promise<Settled> {
     const now = clock.now();
-    await inShortTransaction(async (tx) => {
-      if (where.failedPart !== undefined) await ledger.movePart(tx, send.outboundId, where.failedPart, 'rejected', { now });
-      if (where.orphanedPart !== undefined) await ledger.movePart(tx, send.outboundId, where.orphanedPart, 'orphaned', { now });
+    const done = await guarded(send.outboundId, async (tx, move) => {
+      if (where.failedPart !== undefined) await move(where.failedPart, 'rejected', { now });
+      if (where.abandonedPart !== undefined) await move(where.abandonedPart, 'abandon', { now });
+      // Later parts are pending; one an echo settled meanwhile is simply left as it is.
       for (const index of where.skip) await ledger.movePart(tx, send.outboundId, index, 'skip', { now });
       await appendToOutbox(db, tx, [...extraEvents, failedEvent(send, where.part, failure, now)]);
     });
+    if (done === LOOK_AGAIN) return LOOK_AGAIN;
     metrics.sendsFailed.inc({ category: failure.category });
     options.onEvents();
     log.warn({ outboundId: send.outboundId, pageId: send.pageId, part: where.part, category: failure.category, graphCode: failure.graphCode, graphSubcode: failure.graphSubcode }, failure.reason);
@@ -188,36 +255,55 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
       const parts = await ledger.parts(undefined, send.outboundId);
       const recorded = await ledger.cancellation(undefined, send.outboundId);
       const cancellation = recorded && recorded.pageId === send.pageId ? recorded : null;
-      const step = decideNext({ send, parts, cancellation, page, now });
+      const step = decideNext({ send, parts, cancellation, page, now, reconcile: options.reconcile });
 
       switch (step.kind) {
-        case 'recover':
-          log.error({ ...context, part: step.part }, 'found a part still marked sending: the process that sent it stopped mid-call; not sending it again');
-          return fail(send, recoveryFailure(), { part: step.part, orphanedPart: step.part, skip: step.skip });
+        case 'await_echo': {
+          if (step.orphaned) {
+            // The attempt counts, so a part whose call keeps killing the process is given up in the end.
+            if (!(await ledger.movePart(undefined, send.outboundId, step.part, 'orphaned', { now, countAttempt: true, reconcileUntil: step.until }))) continue;
+            metrics.partsUnconfirmed.inc({ cause: 'crash' });
+            log.warn({ ...context, part: step.part, until: step.until.toISOString() }, "found a part still marked sending: the process that sent it stopped mid-call; waiting for Meta's echo before sending it again");
+          }
+          // `scheduled` keeps the conversation's later sends behind this one while it waits.
+          return { send: { ...send, status: 'scheduled', nextAttemptAt: step.until }, awaitingEcho: step.part };
+        }
+
+        case 'give_up': {
+          const settled = await fail(send, step.failure, { part: step.part, abandonedPart: step.part, skip: step.skip });
+          if (settled === LOOK_AGAIN) continue;
+          return settled;
+        }
 
         case 'close':
           return { send: { ...send, status: step.status, deferredReason: null } };
 
         case 'cancel': {
-          await inShortTransaction(async (tx) => {
-            for (const index of step.cancel) await ledger.movePart(tx, send.outboundId, index, 'cancel', { now });
+          const done = await guarded(send.outboundId, async (tx, move) => {
+            for (const index of step.cancel) await move(index, 'cancel', { now });
             await appendToOutbox(db, tx, [cancelledEvent(send, step.reason, step.partsSent, now)]);
           });
+          if (done === LOOK_AGAIN) continue; // an echo confirmed the part that waited for it: count it
           metrics.sendsCancelled.inc();
           options.onEvents();
           log.info({ ...context, partsSent: step.partsSent }, 'send cancelled');
           return { send: { ...send, status: 'cancelled', deferredReason: null } };
         }
 
-        case 'fail':
-          return fail(send, step.failure, { part: step.part, skip: step.skip });
+        case 'fail': {
+          const settled = await fail(send, step.failure, { part: step.part, skip: step.skip, ...(step.abandon === null ? {} : { abandonedPart: step.abandon }) });
+          if (settled === LOOK_AGAIN) continue;
+          return settled;
+        }
 
         case 'hold': {
           if (step.probe) {
             const probe = await tokens.get(send.pageId, { fresh: true });
             const verdict = decideProbe(probe);
             if (verdict === 'disconnected') {
-              return fail(send, { category: 'page_disconnected', reason: PAGE_DISCONNECTED_REASON, graphCode: null, graphSubcode: null }, pendingFrom(parts));
+              const settled = await fail(send, { category: 'page_disconnected', reason: PAGE_DISCONNECTED_REASON, graphCode: null, graphSubcode: null }, openPartsOf(parts));
+              if (settled === LOOK_AGAIN) continue;
+              return settled;
             }
             if (verdict === 'release') {
               const sameToken = probe.kind === 'token' && probe.fingerprint === page.rejectedTokenFingerprint;
@@ -241,8 +327,11 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
 
           const tokenStep = decideOnToken(await tokens.get(send.pageId));
           switch (tokenStep.kind) {
-            case 'fail':
-              return fail(send, tokenStep.failure, pendingFrom(parts));
+            case 'fail': {
+              const settled = await fail(send, tokenStep.failure, openPartsOf(parts));
+              if (settled === LOOK_AGAIN) continue;
+              return settled;
+            }
             case 'hold':
               page = tokenApiSaysReconnect(page, now);
               await savePage(page);
@@ -267,13 +356,22 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
             });
             metrics.graphCalls.inc({ call: 'typing', outcome: typing.ok ? 'ok' : 'error' });
             const decision = decideOutcome({ step: 'typing', outcome: typing, send, attempts: part.attempts, now: clock.now(), policy, random });
-            if (decision.kind !== 'continue') return settleNotTaken(tx, send, part, decision, tokenStep.fingerprint, false);
+            if (decision.kind !== 'continue') {
+              const settled = await settleNotTaken(tx, send, part, decision, tokenStep.fingerprint, false);
+              if (settled === LOOK_AGAIN) continue;
+              return settled;
+            }
           }
 
           // Durable before the call: if we die during it, the next start knows the part may have gone out.
-          if (!(await ledger.movePart(undefined, send.outboundId, part.index, 'claim', { now: clock.now() }))) {
-            log.error({ ...context, part: part.index }, 'a part changed state under a locked send; looking again');
+          // (An echo may have settled the part since we looked: then the guarded move fails and we look again.)
+          if (!(await ledger.movePart(undefined, send.outboundId, part.index, step.resend ? 'resend' : 'claim', { now: clock.now() }))) {
+            log.info({ ...context, part: part.index }, 'the part changed state before it was sent (an echo, most likely); looking again');
             continue;
+          }
+          if (step.resend) {
+            metrics.partsResent.inc();
+            log.warn({ ...context, part: part.index, attempts: part.attempts }, "no echo of this part came in time: Meta did not deliver it; sending it again");
           }
           const outcome = await callGraph(send.pageId, async () => {
             const result = await graph.sendMessage(tokenStep.accessToken, sendMessageBody(send, part.index, part.content));
@@ -284,16 +382,21 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
 
           if (decision.kind === 'sent') {
             const sentAt = clock.now();
-            await inShortTransaction(async (tx) => {
-              await ledger.movePart(tx, send.outboundId, part.index, 'accepted', { mid: decision.mid, now: sentAt });
+            const done = await guarded(send.outboundId, async (tx, move) => {
+              await move(part.index, 'accepted', { mid: decision.mid, now: sentAt });
               await appendToOutbox(db, tx, [sentEvent(send, part.index, parts.length, part.content, decision.mid, sentAt)]);
             });
-            metrics.partsSent.inc({ author: send.author });
-            options.onEvents();
+            // LOOK_AGAIN: its echo came before Meta's answer and already recorded it (and its event).
+            if (done === 'done') {
+              metrics.partsSent.inc({ author: send.author });
+              options.onEvents();
+            }
             send = { ...send, deferredReason: null };
             continue;
           }
-          return settleNotTaken(tx, send, part, decision, tokenStep.fingerprint, true);
+          const settled = await settleNotTaken(tx, send, part, decision, tokenStep.fingerprint, true);
+          if (settled === LOOK_AGAIN) continue;
+          return settled;
         }
 
         default: {
@@ -308,25 +411,36 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
 
   /**
    * Meta did not accept the typing indicator or the part. `claimed`: the part is in `sending` (the
-   * message call), so it goes back to pending, or to failed/unknown.
+   * message call), so it goes back to pending, to failed, or waits for its echo (no answer).
+   * LOOK_AGAIN: the part's echo settled it meanwhile.
    */
-  async function settleNotTaken(tx: Transaction, send: Send, part: SendPart, decision: OutcomeDecision, tokenFingerprint: string, claimed: boolean): Promise<Release> {
+  async function settleNotTaken(tx: Transaction, send: Send, part: SendPart, decision: OutcomeDecision, tokenFingerprint: string, claimed: boolean): Promise<Settled> {
     const now = clock.now();
     const context = { outboundId: send.outboundId, pageId: send.pageId, part: part.index };
     const laterParts = (await ledger.parts(undefined, send.outboundId)).filter((p) => p.state === 'pending' && p.index !== part.index).map((p) => p.index);
-    const notTaken = async (countAttempt: boolean) => {
-      if (claimed) await ledger.movePart(undefined, send.outboundId, part.index, 'not_taken', { now, countAttempt });
-      else if (countAttempt) await ledger.countAttempt(undefined, send.outboundId, part.index, now);
+    /** false: the part was no longer `sending` (its echo came first). */
+    const notTaken = async (countAttempt: boolean): Promise<boolean> => {
+      if (claimed) return ledger.movePart(undefined, send.outboundId, part.index, 'not_taken', { now, countAttempt });
+      if (countAttempt) await ledger.countAttempt(undefined, send.outboundId, part.index, now);
+      return true;
     };
     switch (decision.kind) {
       case 'retry': {
-        await notTaken(decision.countsAsAttempt);
+        if (!(await notTaken(decision.countsAsAttempt))) return LOOK_AGAIN;
         if (decision.reason === 'rate_limited') limiter.pause(send.pageId, decision.retryAt, now);
         log.warn({ ...context, reason: decision.reason, retryAt: decision.retryAt.toISOString(), detail: decision.detail }, 'Meta did not take the message; retrying later');
         return { send: await deferred(tx, send, decision.reason, decision.detail, decision.retryAt, 'scheduled') };
       }
+      case 'unconfirmed': {
+        if (!claimed) throw new Error('a typing indicator is never unconfirmed');
+        const until = new Date(now.getTime() + options.reconcile.echoWaitMs);
+        if (!(await ledger.movePart(undefined, send.outboundId, part.index, 'timed_out', { now, countAttempt: true, reconcileUntil: until }))) return LOOK_AGAIN;
+        metrics.partsUnconfirmed.inc({ cause: 'timeout' });
+        log.warn({ ...context, until: until.toISOString(), detail: decision.detail }, "Meta did not answer in time; waiting for the part's echo before sending it again");
+        return { send: await deferred(tx, send, 'graph_unavailable', decision.detail, until, 'scheduled'), awaitingEcho: part.index };
+      }
       case 'hold': {
-        await notTaken(false);
+        if (!(await notTaken(false))) return LOOK_AGAIN;
         tokens.drop(send.pageId);
         const page = tokenRejected(await ledger.page(undefined, send.pageId), tokenFingerprint, now);
         await savePage(page, [tokenRejectedEvent(send, tokenFingerprint, { graphCode: decision.graphCode, graphSubcode: decision.graphSubcode, detail: decision.detail }, now)]);
@@ -342,8 +456,6 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
         }
         return fail(send, decision.failure, { part: part.index, ...(claimed ? { failedPart: part.index } : {}), skip: claimed ? laterParts : [part.index, ...laterParts] }, extra);
       }
-      case 'unknown':
-        return fail(send, decision.failure, { part: part.index, ...(claimed ? { orphanedPart: part.index } : {}), skip: claimed ? laterParts : [part.index, ...laterParts] });
       case 'sent':
       case 'continue':
         throw new Error(`settleNotTaken called with ${decision.kind}`);

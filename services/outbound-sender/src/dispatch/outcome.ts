@@ -13,12 +13,6 @@ export type RetryPolicy = {
   readonly maxDelayMs: number;
   /** How long to wait before trying again while the breaker is open. */
   readonly breakerRetryMs: number;
-  /**
-   * Retry a message whose Send API call timed out (meta-platform.md §4b retries timeouts). Meta may
-   * have delivered it, so a retry can duplicate it; false treats a timeout like a crash mid-call
-   * (the part becomes `unknown` and is not sent again).
-   */
-  readonly retryTimedOutSends: boolean;
 };
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
@@ -26,7 +20,6 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   baseDelayMs: 1_000,
   maxDelayMs: 5 * 60_000,
   breakerRetryMs: 30_000,
-  retryTimedOutSends: true,
 };
 
 export type GraphOutcome = { readonly ok: true; readonly mid: string | null } | { readonly ok: false; readonly error: unknown };
@@ -58,8 +51,11 @@ export type OutcomeDecision =
   /** Meta rejected the Page's token (190): announce it and hold the Page's sends until it is reconnected. */
   | { readonly kind: 'hold'; readonly graphCode: number; readonly graphSubcode: number | null; readonly detail: string }
   | { readonly kind: 'fail'; readonly failure: Failure; readonly tokenRejected: boolean }
-  /** We cannot tell whether Meta delivered it: never send it again. */
-  | { readonly kind: 'unknown'; readonly failure: Failure };
+  /**
+   * Meta did not answer in time: it may have delivered the part. Do not retry blindly: the part waits
+   * for its echo (reconciliation/reconcile.ts), and is sent again only if none comes. Counts as an attempt.
+   */
+  | { readonly kind: 'unconfirmed'; readonly detail: string };
 
 export function decideOutcome(input: OutcomeInput): OutcomeDecision {
   const { outcome, step, policy, now } = input;
@@ -95,16 +91,10 @@ export function decideOutcome(input: OutcomeInput): OutcomeDecision {
     // A typing indicator is a courtesy: the message's own call gives the real answer (window, recipient…).
     return { kind: 'continue' };
   }
-  if (error.kind === 'timeout' && !policy.retryTimedOutSends) {
-    return {
-      kind: 'unknown',
-      failure: {
-        category: 'unknown',
-        reason: 'Facebook did not answer in time, so Parley cannot tell whether this message reached the customer; it was not sent again, to avoid sending it twice.',
-        graphCode: null,
-        graphSubcode: null,
-      },
-    };
+  if (error.kind === 'timeout') {
+    // meta-platform.md §4b retries timeouts; but a timed-out call may have been delivered, so the
+    // retry waits for the echo first (and happens only without one).
+    return { kind: 'unconfirmed', detail: error.reason };
   }
   switch (error.category) {
     case 'transient':

@@ -105,8 +105,9 @@ export function createCommandHandler(deps: CommandHandlerDeps): (event: ParleyEv
       if (send.pageId !== command.pageId) return 'other_page' as const;
       if (isFinal(send.status)) return 'too_late' as const;
       const parts = await deps.ledger.parts(tx, outboundId);
-      // A part left in `sending` by a dispatcher that died: the dispatcher settles it first, then sees the cancellation.
-      if (parts.some((p) => p.state === 'sending')) return 'recorded' as const;
+      // A part left in `sending` by a dispatcher that died, or waiting for its echo: the dispatcher
+      // settles it first (the echo, or its deadline), then sees the cancellation.
+      if (parts.some((p) => p.state === 'sending' || p.state === 'unconfirmed')) return 'recorded' as const;
       for (const part of parts) {
         if (part.state === 'pending') await deps.ledger.movePart(tx, outboundId, part.index, 'cancel', { now });
       }

@@ -5,7 +5,7 @@ import type { OutboundPart } from '@parley/contracts';
 import type { Database, Transaction } from '@parley/persistence';
 import type { PageConnection, PageStatus } from '../page-connections/page-connection.ts';
 import { unknownPage } from '../page-connections/page-connection.ts';
-import { requiredPartState, nextPartState } from '../dispatch/part-state.ts';
+import { requiredPartStates, targetPartState } from '../dispatch/part-state.ts';
 import type { PartTransition } from '../dispatch/part-state.ts';
 import type { DeferReason, PartState, Send, SendPart, SendStatus } from './send.ts';
 
@@ -35,7 +35,7 @@ type SendRow = {
   command_fingerprint: string;
 };
 
-type PartRow = { part: number; content: OutboundPart | string; state: PartState; mid: string | null; attempts: number };
+type PartRow = { part: number; content: OutboundPart | string; state: PartState; mid: string | null; attempts: number; reconcile_until: Date | string | null };
 
 type PageRow = {
   page_id: string;
@@ -81,6 +81,7 @@ function toPart(row: PartRow): SendPart {
     state: row.state,
     mid: row.mid,
     attempts: row.attempts,
+    reconcileUntil: row.reconcile_until === null ? null : asDate(row.reconcile_until),
   };
 }
 
@@ -155,30 +156,76 @@ export function createLedger(db: Database) {
     },
 
     async parts(tx: Transaction | undefined, outboundId: string): Promise<SendPart[]> {
-      const rows = await db.query<PartRow>('select part, content, state, mid, attempts from send_parts where outbound_id = ? order by part', [outboundId], tx);
+      const rows = await db.query<PartRow>('select part, content, state, mid, attempts, reconcile_until from send_parts where outbound_id = ? order by part', [outboundId], tx);
       return rows.map(toPart);
     },
 
-    /** Moves a part along the state machine; false when it was not in the state the transition starts from. */
+    /** A send by its outboundId, without locking it (null when the ledger does not know it). */
+    async send(tx: Transaction | undefined, outboundId: string): Promise<Send | null> {
+      const [row] = await db.query<SendRow>('select * from sends where outbound_id = ?', [outboundId], tx);
+      return row ? toSend(row) : null;
+    },
+
+    /**
+     * One part, locked for the caller's transaction (an echo settling it). Parts are only ever
+     * updated in short transactions, so this waits at most for one of them.
+     */
+    async lockPart(tx: Transaction, outboundId: string, part: number): Promise<SendPart | null> {
+      const [row] = await db.query<PartRow>('select part, content, state, mid, attempts, reconcile_until from send_parts where outbound_id = ? and part = ? for update', [outboundId, part], tx);
+      return row ? toPart(row) : null;
+    },
+
+    /**
+     * Makes a scheduled send that waits (for an echo, a retry) due now, so the dispatcher carries on
+     * with it. A send a dispatcher is working on is skipped (`skip locked`): the answer is
+     * 'locked', and the caller may try again shortly. 'idle': nothing to do (not waiting, or not open).
+     */
+    async makeDue(outboundId: string, now: Date): Promise<'made_due' | 'locked' | 'idle'> {
+      return db.transaction(async (_em, tx) => {
+        const [row] = await db.query<{ status: SendStatus; next_attempt_at: Date | string }>(
+          'select status, next_attempt_at from sends where outbound_id = ? for no key update skip locked',
+          [outboundId],
+          tx,
+        );
+        if (!row) {
+          const [exists] = await db.query('select 1 from sends where outbound_id = ?', [outboundId], tx);
+          return exists ? 'locked' : 'idle';
+        }
+        if (row.status !== 'scheduled' || asDate(row.next_attempt_at).getTime() <= now.getTime()) return 'idle';
+        await db.query('update sends set next_attempt_at = ?, updated_at = ? where outbound_id = ?', [now, now, outboundId], tx);
+        return 'made_due';
+      });
+    },
+
+    /**
+     * Moves a part along the state machine; false when it was not in a state the transition starts
+     * from (someone else — another replica, an echo — moved it first). `reconcileUntil` is required
+     * when the part becomes `unconfirmed`, and cleared whenever it leaves that state.
+     */
     async movePart(
       tx: Transaction | undefined,
       outboundId: string,
       part: number,
       transition: PartTransition,
-      fields: { mid?: string; now: Date; countAttempt?: boolean },
+      fields: { mid?: string; now: Date; countAttempt?: boolean; reconcileUntil?: Date; sentAt?: Date },
     ): Promise<boolean> {
-      const from = requiredPartState(transition);
-      const to = nextPartState(from, transition);
+      const from = requiredPartStates(transition);
+      const to = targetPartState(transition);
+      if (to === 'unconfirmed' && fields.reconcileUntil === undefined) throw new Error(`${transition} needs the deadline of the echo`);
       const rows = await db.query(
         `update send_parts
             set state = ?, updated_at = ?,
                 mid = coalesce(?, mid),
                 attempts = attempts + ?,
+                reconcile_until = ?,
                 sending_started_at = case when ? = 'sending' then ? else sending_started_at end,
                 sent_at = case when ? = 'sent' then ? else sent_at end
-          where outbound_id = ? and part = ? and state = ?
+          where outbound_id = ? and part = ? and state in (${from.map(() => '?').join(', ')})
           returning part`,
-        [to, fields.now, fields.mid ?? null, fields.countAttempt ? 1 : 0, to, fields.now, to, fields.now, outboundId, part, from],
+        [
+          to, fields.now, fields.mid ?? null, fields.countAttempt ? 1 : 0, to === 'unconfirmed' ? fields.reconcileUntil : null,
+          to, fields.now, to, fields.sentAt ?? fields.now, outboundId, part, ...from,
+        ],
         tx,
       );
       return rows.length === 1;

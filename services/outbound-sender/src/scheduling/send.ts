@@ -16,18 +16,21 @@ export type DeferReason = 'page_needs_reconnect' | 'graph_unavailable' | 'rate_l
 export type SendStatus = 'scheduled' | 'held' | 'sent' | 'failed' | 'cancelled';
 
 /**
- * pending → sending → sent | failed | pending (Meta said it did not take it) | unknown (we cannot tell);
- * pending → skipped (an earlier part failed) | cancelled. See part-state.ts.
+ * pending → sending → sent | failed | pending (Meta said it did not take it) | unconfirmed (no answer:
+ * waiting for Meta's echo) → sent (echo) | sending (no echo by the deadline: sent again) | unknown
+ * (no echo, and not sent again); pending → skipped (an earlier part failed) | cancelled. See part-state.ts.
  */
-export type PartState = 'pending' | 'sending' | 'sent' | 'failed' | 'unknown' | 'skipped' | 'cancelled';
+export type PartState = 'pending' | 'sending' | 'unconfirmed' | 'sent' | 'failed' | 'unknown' | 'skipped' | 'cancelled';
 
 export type SendPart = {
   readonly index: number;
   readonly content: OutboundPart;
   readonly state: PartState;
   readonly mid: string | null;
-  /** Failed attempts so far (transient errors), for the backoff. */
+  /** Failed attempts so far (transient errors, timeouts, crashes mid-call), for the backoff and the cap. */
   readonly attempts: number;
+  /** While `unconfirmed`: until when its echo is awaited before it is sent again (or given up). */
+  readonly reconcileUntil: Date | null;
 };
 
 export type Send = {
@@ -102,7 +105,7 @@ export function planSend(command: EventOf<'outbound.send.requested'>): PlannedSe
     correlationId: command.correlationId ?? command.id,
   };
   const asParts = (contents: ReadonlyArray<OutboundPart>): SendPart[] =>
-    contents.map((content, index) => ({ index, content, state: 'pending', mid: null, attempts: 0 }));
+    contents.map((content, index) => ({ index, content, state: 'pending', mid: null, attempts: 0, reconcileUntil: null }));
   const refuse = (reason: string): PlannedSend => ({
     kind: 'refuse',
     send: { ...send, status: 'failed' },

@@ -95,3 +95,39 @@ export function pageDisconnected(input: { pageId: string; at?: Date }): EventOf<
     data: { reason: 'test' },
   });
 }
+
+/** A `messenger.message.echoed` as ingress publishes it (id from the mid, so a re-delivered webhook is the same event). */
+export function echoEvent(input: {
+  pageId: string;
+  psid: string;
+  mid: string;
+  appId: string | null;
+  metadata: string | null;
+  text?: string | null;
+  at?: Date;
+  raw?: unknown;
+}): EventOf<'messenger.message.echoed'> {
+  const at = input.at ?? new Date();
+  const id = deterministicId('echo', input.mid);
+  return createEvent('messenger.message.echoed', {
+    id,
+    pageId: input.pageId,
+    conversationId: messengerConversationId(input.pageId, input.psid),
+    occurredAt: at,
+    recordedAt: new Date(),
+    correlationId: id,
+    data: {
+      channel: 'messenger',
+      customer: { psid: input.psid },
+      timestamp: at.getTime(),
+      standby: false,
+      throttled: false,
+      raw: input.raw ?? {},
+      mid: input.mid,
+      appId: input.appId,
+      metadata: input.metadata,
+      text: input.text ?? null,
+      attachments: [],
+    },
+  });
+}

@@ -20,7 +20,9 @@ import { startOutboundSender } from '../service.ts';
 import type { RunningOutboundSender } from '../service.ts';
 import { startAuthTokenStub } from './auth-token-stub.ts';
 import type { AuthTokenStub } from './auth-token-stub.ts';
-import { pageConnected, sendCommand } from './commands.ts';
+import { echoEvent, pageConnected, sendCommand } from './commands.ts';
+import { startEchoRelay } from './echo-relay.ts';
+import type { EchoRelay } from './echo-relay.ts';
 
 const APP_ID = '1234567890123456';
 const APP_SECRET = 'outbound-sender-test-secret';
@@ -29,6 +31,8 @@ export type TestPage = { pageId: string; psid: string; accessToken: string };
 
 export type Harness = {
   sim: RunningMetaSimulator;
+  /** With `echoes: true`: the simulator's echoes, published as ingress would (else null). */
+  echoes: EchoRelay | null;
   authToken: AuthTokenStub;
   clock: AdjustableClock;
   schema: TestSchema;
@@ -54,17 +58,30 @@ export type Harness = {
   sentParts(pageId: string, outboundId: string): SentRecord[];
   /** Raw SQL on the service's schema, parameters as `?`. */
   sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  /** A counter of the running service's /metrics (0 when absent); `labels` like `outcome="confirmed"`. */
+  metric(name: string, labels?: string): Promise<number>;
   close(): Promise<void>;
 };
 
-export async function startHarness(options: { env?: Record<string, string> } = {}): Promise<Harness> {
+/**
+ * `echoes`: the simulator echoes what the Pages send (as Meta does for a Page subscribed to
+ * message_echoes) and a stand-in for ingress publishes the echoes onto messenger.inbound.v1.
+ */
+export async function startHarness(options: { env?: Record<string, string>; echoes?: boolean } = {}): Promise<Harness> {
   const brokers = testKafkaBrokers();
   const databaseUrl = testDatabaseUrl();
   const logger = createLogger({ service: 'outbound-sender-test', level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
   const kafka = createKafkaClient({ brokers, clientId: uniqueName('outbound-sender-test'), logger });
   await provisionTopics(kafka, EVENT_TOPICS);
   const publisher: EventPublisher = createEventPublisher({ kafka, logger });
-  const sim = await startMetaSimulator({ appId: APP_ID, appSecret: APP_SECRET, autoEcho: false, autoDelivery: false });
+  const echoes = options.echoes ? await startEchoRelay((events) => publisher.publish(events)) : null;
+  const sim = await startMetaSimulator({
+    appId: APP_ID,
+    appSecret: APP_SECRET,
+    autoEcho: echoes !== null,
+    autoDelivery: false,
+    ...(echoes ? { webhookUrl: echoes.url } : {}),
+  });
   const authToken = await startAuthTokenStub();
   const schema = await createTestSchema(databaseUrl, 'outbound_sender_test');
   // The test's own window on the service's tables (parameters as `?`).
@@ -120,7 +137,9 @@ export async function startHarness(options: { env?: Record<string, string> } = {
 
   /**
    * Starting at the end of a topic races with the first records a test publishes; so, like a
-   * deployment's smoke test, publish sentinels until the service has stored one of each.
+   * deployment's smoke test, publish sentinels until the service has stored one of each, and echoed
+   * one of its sends (which also leaves each group with committed offsets: records published while
+   * the service is stopped are read after a restart).
    */
   async function waitUntilConsuming(): Promise<void> {
     const running = service!;
@@ -142,6 +161,24 @@ export async function startHarness(options: { env?: Record<string, string> } = {
       },
       { description: 'outbound-sender to consume its topics', timeoutMs: 60_000, intervalMs: 10 },
     );
+    // Its echo consumer: an echo of the sentinel send's (pending) part makes it sent.
+    const [stored] = await sql<{ outbound_id: string }>('select outbound_id from sends where page_id = ? order by seq limit 1', [sentinelPage]);
+    const outboundId = stored!.outbound_id;
+    let echoes = 0;
+    await waitFor(
+      async () => {
+        echoes++;
+        await publisher.publish([echoEvent({ pageId: sentinelPage, psid: '2400000000000001', mid: `${outboundId}-mid-${echoes}`, appId: APP_ID, metadata: `${outboundId}:0` })]);
+        return waitFor(
+          async () => {
+            const [part] = await sql<{ state: string }>('select state from send_parts where outbound_id = ? and part = 0', [outboundId]);
+            return part?.state === 'sent';
+          },
+          { description: 'the service to apply a sentinel echo', timeoutMs: 3_000 },
+        ).catch(() => false);
+      },
+      { description: 'outbound-sender to consume echoes', timeoutMs: 60_000, intervalMs: 10 },
+    );
   }
 
   async function sql<T>(text: string, params: unknown[] = []): Promise<T[]> {
@@ -155,7 +192,24 @@ export async function startHarness(options: { env?: Record<string, string> } = {
     await waitUntilConsuming();
   }
 
-  await startService();
+  async function close(): Promise<void> {
+    await service?.stop();
+    await reader.stop();
+    await sim.stop();
+    await echoes?.stop();
+    await publisher.disconnect();
+    await authToken.stop();
+    await db.close();
+    await schema.drop();
+  }
+
+  try {
+    await startService();
+  } catch (error) {
+    // Leave nothing running behind a failed start (Jest would wait for it forever).
+    await close().catch(() => undefined);
+    throw error;
+  }
 
   const sentParts = (pageId: string, outboundId: string) =>
     sim.platform.sentBy(pageId).filter((r) => {
@@ -165,6 +219,7 @@ export async function startHarness(options: { env?: Record<string, string> } = {
 
   return {
     sim,
+    echoes,
     authToken,
     clock,
     schema,
@@ -203,15 +258,12 @@ export async function startHarness(options: { env?: Record<string, string> } = {
     sent: (pageId) => sim.platform.sentBy(pageId),
     sentParts,
     sql,
-    async close() {
-      await service?.stop();
-      await reader.stop();
-      await publisher.disconnect();
-      await sim.stop();
-      await authToken.stop();
-      await db.close();
-      await schema.drop();
+    async metric(name, labels = '') {
+      const text = await (await fetch(`${service!.url}/metrics`)).text();
+      const line = text.split('\n').find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(labels));
+      return line ? Number(line.split(' ').pop()) : 0;
     },
+    close,
   };
 }
 
