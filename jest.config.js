@@ -3,8 +3,8 @@
 /** @type {import('jest').Config} */
 export default {
   projects: ['<rootDir>/libs/*/jest.config.js', '<rootDir>/services/*/jest.config.js', '<rootDir>/tools/*/jest.config.js'],
-  globalSetup: '<rootDir>/libs/testing/src/global-setup.cjs',
-  globalTeardown: '<rootDir>/libs/testing/src/global-teardown.cjs',
+  globalSetup: '<rootDir>/tools/local-stack/src/jest-global-setup.cjs',
+  globalTeardown: '<rootDir>/tools/local-stack/src/jest-global-teardown.cjs',
   maxWorkers: 2,
   // Integration tests share one broker and database on a 2-core machine: give them room.
   testTimeout: 60_000,

@@ -1,0 +1,13 @@
+export { ensureInfrastructure, DEV_PORTS } from './infrastructure.ts';
+export { startTestInfrastructure } from './test-infrastructure.ts';
+export type { Infrastructure, InfrastructureOptions, InfrastructureSource } from './infrastructure.ts';
+export { startLocalKafka, ensureKafkaJars, waitForKafka, serverProperties, KAFKA_VERSION, KAFKA_IMAGE } from './kafka.ts';
+export type { LocalKafka, LocalKafkaOptions } from './kafka.ts';
+export { startLocalPostgres, embeddedPostgresBinaries, waitForPostgres, redactUrl } from './postgres.ts';
+export type { LocalPostgres, LocalPostgresOptions } from './postgres.ts';
+export { dockerEngineAvailable, POSTGRES_IMAGE } from './docker.ts';
+export { findRepoRoot, localPath } from './paths.ts';
+export { freePort } from './ports.ts';
+export { formatLogLine } from './pretty-log.ts';
+export { SERVICES, SIMULATOR, DEV_SECRETS, GRAPH_API_VERSION, sharedEnvironment, processEnvironment, withPortOffset } from './services.ts';
+export type { ProcessDefinition } from './services.ts';
