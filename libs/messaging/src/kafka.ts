@@ -59,31 +59,60 @@ export function createKafkaClient(options: KafkaClientOptions): Kafka {
 }
 
 /**
- * Creates the topics that do not exist yet (partitions and configs from their specs) and waits
- * for their leaders. Existing topics are left as they are: changing partition counts would break
- * the per-conversation order of keyed records.
+ * Creates the topics that do not exist yet (partitions and configs from their specs) and returns
+ * once every partition's leader serves requests. Existing topics are left as they are: changing
+ * partition counts would break the per-conversation order of keyed records. Safe to run from
+ * several processes at once (a topic another one just created counts as existing).
  */
-export async function provisionTopics(kafka: Kafka, topics: ReadonlyArray<TopicSpec>): Promise<string[]> {
+export async function provisionTopics(kafka: Kafka, topics: ReadonlyArray<TopicSpec>, timeoutMs = 60_000): Promise<string[]> {
   const admin = kafka.admin();
   await admin.connect();
+  const deadline = Date.now() + timeoutMs;
+  const physical = topics.map((t) => ({ ...t, name: namespaced(kafka, t.name) }));
   try {
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.map((t) => ({ ...t, name: namespaced(kafka, t.name) })).filter((t) => !existing.has(t.name));
-    if (missing.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((t) => ({
-          topic: t.name,
-          numPartitions: t.partitions,
-          replicationFactor: -1, // the broker's default: 1 on a single local node, 3 in production
-          configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
-        })),
-      });
+    let created: string[] = [];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const existing = new Set(await admin.listTopics());
+        const missing = physical.filter((t) => !existing.has(t.name));
+        if (missing.length > 0) {
+          await admin.createTopics({
+            waitForLeaders: true,
+            topics: missing.map((t) => ({
+              topic: t.name,
+              numPartitions: t.partitions,
+              replicationFactor: -1, // the broker's default: 1 on a single local node, 3 in production
+              configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
+            })),
+          });
+          created = [...created, ...missing.map((t) => t.name)];
+        }
+        break;
+      } catch (error) {
+        // A broker that just started, or a topic another process is creating, answers with
+        // retriable errors for a moment.
+        if (Date.now() > deadline || (error as { retriable?: boolean }).retriable === false) throw error;
+        await sleep(Math.min(2_000, 100 * attempt));
+      }
     }
-    return missing.map((t) => t.name);
+    // KRaft publishes new partitions' leadership asynchronously: metadata can name a leader that
+    // does not serve the partition yet. Listing offsets goes to each leader, so it proves they do.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        for (const topic of physical) await admin.fetchTopicOffsets(topic.name);
+        return created;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await sleep(Math.min(1_000, 50 * attempt));
+      }
+    }
   } finally {
     await admin.disconnect();
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** True when a broker answers a metadata request within the timeout (for `/readyz`). */
