@@ -1,0 +1,513 @@
+import type { EventOf, ParleyEvent } from '@parley/contracts';
+import type { ConsumedEvent } from '@parley/messaging';
+import { RetriableError } from '@parley/messaging';
+import type { Logger } from '@parley/observability';
+import type { Database } from '@parley/persistence';
+import { applyEvent, conversationIdOf, emptySlice, referencesOf, routeOf } from './evolve.ts';
+import type { ConversationSlice, ConversationState, EvolveContext, PendingEntry, TimelineEvent } from './evolve.ts';
+import { conversationStatusOf, fallbackCustomerName, previewOf, statusOf } from './model.ts';
+import type { InboxMessage, Watermarks } from './model.ts';
+import { evolveCustomer, evolvePage } from './pages.ts';
+import type { CustomerProfile, InboxPage, PageEvent } from './pages.ts';
+
+// Applies batches of events to one copy of the inbox (one schema). Rows and the consumed offsets
+// are written in ONE transaction, so:
+// - a redelivered or replayed record (at or below the stored offset) is skipped: nothing changes;
+// - a crash before the commit loses nothing (Kafka redelivers, the offsets were not moved);
+// - a crash after the commit but before Kafka's own commit only redelivers what is then skipped.
+// Database trouble is retried (RetriableError: the partition waits). An event the projection
+// cannot apply (a bug) is recorded in `skipped_events` with the error and the partition moves on;
+// a rebuild after the fix applies it.
+
+export type AppliedBatch = {
+  topic: string;
+  partition: number;
+  /** Events applied (not skipped as already applied). */
+  applied: number;
+  /** Conversations whose rows changed. */
+  conversationIds: string[];
+  /** Pages whose rows changed. */
+  pageIds: string[];
+  /** Messenger customers seen for the first time (the profile enricher asks Meta about them). */
+  newCustomers: boolean;
+};
+
+export type Projector = {
+  readonly schema: string;
+  readonly db: Database;
+  /** Applies one partition's batch (in offset order). */
+  applyBatch(batch: { topic: string; partition: number; events: ReadonlyArray<ConsumedEvent> }): Promise<AppliedBatch>;
+};
+
+export type ProjectorOptions = {
+  db: Database;
+  logger: Logger;
+  context: EvolveContext;
+  /** Called after each committed batch (the live stream and the profile enricher listen). */
+  onApplied?: (batch: AppliedBatch) => void;
+  /**
+   * Whether to log changes for the live stream (`inbox_changes`): only the serving copy does; a copy
+   * being rebuilt would fill it with history nobody streams (clients reload after a switch).
+   */
+  recordChanges?: () => boolean;
+};
+
+export function createProjector(options: ProjectorOptions): Projector {
+  const { db, logger, context } = options;
+  const log = logger.child({ component: 'projector', schema: db.schema });
+  const lockNamespace = hashCode(db.schema);
+
+  async function applyInTransaction(topic: string, partition: number, events: ReadonlyArray<ConsumedEvent>): Promise<AppliedBatch> {
+    return db.transaction(async (_em, tx) => {
+      const q = <T>(sql: string, params: unknown[] = []) => db.query<T>(sql, params, tx);
+      // Every statement here reads a handful of rows by index: starting parallel workers, or JIT-compiling
+      // a plan whose estimated cost looks high (a second per batch, measured), costs more than it saves.
+      await q('set local max_parallel_workers_per_gather = 0');
+      await q('set local jit = off');
+      await q('insert into projection_offsets (topic, partition, "offset") values (?, ?, -1) on conflict do nothing', [topic, partition]);
+      const [position] = await q<{ offset: string }>('select "offset" from projection_offsets where topic = ? and partition = ? for update', [topic, partition]);
+      const stored = BigInt(position?.offset ?? -1);
+      const fresh = events.filter((e) => BigInt(e.offset) > stored);
+      const result: AppliedBatch = { topic, partition, applied: fresh.length, conversationIds: [], pageIds: [], newCustomers: false };
+      if (fresh.length === 0) return result;
+
+      const timeline: Array<{ id: string; event: TimelineEvent }> = [];
+      const pageEvents: PageEvent[] = [];
+      const profiles: Array<EventOf<'messenger.customer.profile.updated'>> = [];
+      for (const { event } of fresh) {
+        const route = routeOf(event);
+        if (route === 'timeline') {
+          const id = conversationIdOf(event as TimelineEvent);
+          if (id === null) {
+            log.warn({ eventId: event.id, type: event.type }, 'event names no conversation and none can be derived; skipped');
+            continue;
+          }
+          timeline.push({ id, event: event as TimelineEvent });
+        } else if (route === 'page') pageEvents.push(event as PageEvent);
+        else if (route === 'customer') profiles.push(event as EventOf<'messenger.customer.profile.updated'>);
+      }
+
+      const conversationIds = [...new Set(timeline.map((t) => t.id))].sort();
+      if (conversationIds.length > 0) {
+        // Another replica (or a partition of another topic) may touch the same conversations.
+        await q(
+          `with ids as materialized (select id from unnest(?::text[]) id order by id)
+           select count(pg_advisory_xact_lock(?, hashtext(id))) from ids`,
+          [pgTextArray(conversationIds), lockNamespace],
+        );
+        const slices = await loadSlices(q, conversationIds, timeline.map((t) => t.event));
+        const loaded = new Map(slices);
+        for (const { id, event } of timeline) slices.set(id, applyEvent(slices.get(id)!, event, context));
+        const changed = await writeSlices(q, loaded, slices);
+        result.conversationIds = changed.conversationIds;
+        result.newCustomers = changed.newCustomers;
+      }
+
+      if (profiles.length > 0) {
+        const touched = await writeProfiles(q, profiles.map(evolveCustomer));
+        result.conversationIds = [...new Set([...result.conversationIds, ...touched])];
+      }
+
+      if (pageEvents.length > 0) {
+        const pageIds = [...new Set(pageEvents.map((e) => e.pageId))];
+        const current = new Map(
+          (await q<{ page_id: string; account_id: string | null; name: string | null; status: InboxPage['status']; status_reason: string | null }>(
+            'select page_id, account_id, name, status, status_reason from pages where page_id = any(?::text[])',
+            [pgTextArray(pageIds)],
+          )).map((r) => [r.page_id, { pageId: r.page_id, accountId: r.account_id, name: r.name, status: r.status, statusReason: r.status_reason } as InboxPage]),
+        );
+        for (const event of pageEvents) current.set(event.pageId, evolvePage(current.get(event.pageId) ?? null, event));
+        await writePages(q, [...current.values()].filter((p) => pageIds.includes(p.pageId)));
+        result.pageIds = pageIds;
+      }
+
+      if (result.conversationIds.length > 0) await summarize(q, result.conversationIds);
+      if (result.conversationIds.length > 0 && (options.recordChanges?.() ?? true)) {
+        await q(
+          `insert into inbox_changes (account_id, conversation_id)
+           select account_id, id from conversations where id = any(?::text[]) and account_id is not null order by id`,
+          [pgTextArray(result.conversationIds)],
+        );
+      }
+      await q('update projection_offsets set "offset" = ?, updated_at = now() where topic = ? and partition = ?', [events[events.length - 1]!.offset, topic, partition]);
+      return result;
+    });
+  }
+
+  async function recordSkipped(record: ConsumedEvent, error: unknown): Promise<void> {
+    await db.transaction(async (_em, tx) => {
+      await db.query(
+        `insert into skipped_events (topic, partition, "offset", event_id, type, error) values (?, ?, ?, ?, ?, ?)
+         on conflict (topic, partition, "offset") do update set error = excluded.error, at = now()`,
+        [record.topic, record.partition, record.offset, record.event.id, record.event.type, String((error as Error)?.stack ?? error).slice(0, 4_000)],
+        tx,
+      );
+      await db.query(
+        `insert into projection_offsets (topic, partition, "offset") values (?, ?, ?)
+         on conflict (topic, partition) do update set "offset" = greatest(projection_offsets."offset", excluded."offset"), updated_at = now()`,
+        [record.topic, record.partition, record.offset],
+        tx,
+      );
+    });
+  }
+
+  return {
+    schema: db.schema,
+    db,
+    async applyBatch({ topic, partition, events }) {
+      if (events.length === 0) return { topic, partition, applied: 0, conversationIds: [], pageIds: [], newCustomers: false };
+      let result: AppliedBatch;
+      try {
+        result = await applyInTransaction(topic, partition, events);
+      } catch (error) {
+        if (isTransientDatabaseError(error)) throw new RetriableError(`the inbox database is unavailable: ${(error as Error).message}`, { cause: error });
+        // One event of the batch cannot be applied: apply them one by one to find it, keep the rest.
+        log.warn({ err: error, topic, partition, size: events.length }, 'batch failed; applying its events one by one');
+        result = { topic, partition, applied: 0, conversationIds: [], pageIds: [], newCustomers: false };
+        for (const record of events) {
+          try {
+            const one = await applyInTransaction(topic, partition, [record]);
+            result.applied += one.applied;
+            result.conversationIds.push(...one.conversationIds);
+            result.pageIds.push(...one.pageIds);
+            result.newCustomers ||= one.newCustomers;
+          } catch (single) {
+            if (isTransientDatabaseError(single)) throw new RetriableError(`the inbox database is unavailable: ${(single as Error).message}`, { cause: single });
+            log.error({ err: single, topic, partition, offset: record.offset, eventId: record.event.id, type: record.event.type }, 'event could not be applied; recorded in skipped_events');
+            await recordSkipped(record, single);
+          }
+        }
+      }
+      if (result.applied > 0) options.onApplied?.(result);
+      return result;
+    },
+  };
+}
+
+type Query = <T>(sql: string, params?: unknown[]) => Promise<T[]>;
+
+async function loadSlices(q: Query, conversationIds: string[], events: ReadonlyArray<TimelineEvent>): Promise<Map<string, ConversationSlice>> {
+  const ids = pgTextArray(conversationIds);
+  const slices = new Map(conversationIds.map((id) => [id, emptySlice(id)]));
+  const conversations = await q<{ id: string; state: ConversationState }>('select id, state from conversations where id = any(?::text[])', [ids]);
+  for (const row of conversations) slices.get(row.id)!.conversation = row.state;
+  const watermarks = await q<{ conversation_id: string; delivered: Watermarks['delivered']; read: Watermarks['read'] }>(
+    'select conversation_id, delivered, read from conversation_watermarks where conversation_id = any(?::text[])',
+    [ids],
+  );
+  for (const row of watermarks) slices.get(row.conversation_id)!.watermarks = { delivered: row.delivered, read: row.read };
+  const pending = await q<{ conversation_id: string; waits_for: string; event_id: string; event: ParleyEvent }>(
+    'select conversation_id, waits_for, event_id, event from pending_events where conversation_id = any(?::text[]) order by seq',
+    [ids],
+  );
+  const pendingBySlice = new Map<string, PendingEntry[]>();
+  for (const row of pending) {
+    const list = pendingBySlice.get(row.conversation_id) ?? [];
+    list.push({ eventId: row.event_id, waitsFor: row.waits_for, event: row.event });
+    pendingBySlice.set(row.conversation_id, list);
+  }
+  for (const [id, list] of pendingBySlice) slices.get(id)!.pending = list;
+
+  // The messages the events (and the pending ones) refer to, plus those a watermark can change.
+  const refs = { ids: new Set<string>(), mids: new Set<string>(), outboundIds: new Set<string>(), watermark: new Set<string>() };
+  const collect = (event: TimelineEvent, conversationId: string) => {
+    const r = referencesOf(event);
+    r.ids.forEach((v) => refs.ids.add(v));
+    r.mids.forEach((v) => refs.mids.add(v));
+    r.outboundIds.forEach((v) => refs.outboundIds.add(v));
+    if (r.watermark) refs.watermark.add(conversationId);
+  };
+  for (const event of events) collect(event, conversationIdOf(event)!);
+  for (const row of pending) collect(row.event as TimelineEvent, row.conversation_id);
+  const messages = await q<{ doc: InboxMessage }>(
+    `select doc from messages where conversation_id = any(?::text[]) and id = any(?::text[])
+     union all select doc from messages where conversation_id = any(?::text[]) and mid = any(?::text[])
+     union all select doc from messages where conversation_id = any(?::text[]) and outbound_id = any(?::text[])
+     union all select doc from messages where conversation_id = any(?::text[]) and direction = 'outbound' and status in ('sent', 'delivered')`,
+    [ids, pgTextArray([...refs.ids]), ids, pgTextArray([...refs.mids]), ids, pgTextArray([...refs.outboundIds]), pgTextArray([...refs.watermark])],
+  );
+  for (const { doc } of messages) {
+    const slice = slices.get(doc.conversationId)!;
+    if (!slice.messages.has(doc.id)) (slice.messages as Map<string, InboxMessage>).set(doc.id, doc);
+  }
+  return slices;
+}
+
+async function writeSlices(
+  q: Query,
+  before: Map<string, ConversationSlice>,
+  after: Map<string, ConversationSlice>,
+): Promise<{ conversationIds: string[]; newCustomers: boolean }> {
+  const conversations: ConversationState[] = [];
+  const messages: InboxMessage[] = [];
+  const removed: string[] = [];
+  const watermarks: Array<{ conversation_id: string; delivered: unknown; read: unknown }> = [];
+  const pendingDeleted: Array<{ conversation_id: string; waits_for: string; event_id: string }> = [];
+  const pendingAdded: Array<{ conversation_id: string; waits_for: string; event_id: string; event: ParleyEvent }> = [];
+  const newConversations: ConversationState[] = [];
+  const touched = new Set<string>();
+
+  for (const [id, slice] of after) {
+    const old = before.get(id)!;
+    if (slice.conversation !== null && slice.conversation !== old.conversation) {
+      conversations.push(slice.conversation);
+      if (old.conversation === null) newConversations.push(slice.conversation);
+      touched.add(id);
+    }
+    for (const [messageId, message] of slice.messages) {
+      if (old.messages.get(messageId) !== message) {
+        messages.push(message);
+        touched.add(id);
+      }
+    }
+    if (slice.removedMessageIds.size > 0) {
+      removed.push(...slice.removedMessageIds);
+      touched.add(id);
+    }
+    if (slice.watermarks !== old.watermarks) watermarks.push({ conversation_id: id, delivered: slice.watermarks.delivered, read: slice.watermarks.read });
+    if (slice.pending !== old.pending) {
+      const key = (p: PendingEntry) => `${p.waitsFor}\u0000${p.eventId}`;
+      const now = new Set(slice.pending.map(key));
+      const was = new Set(old.pending.map(key));
+      for (const p of old.pending) if (!now.has(key(p))) pendingDeleted.push({ conversation_id: id, waits_for: p.waitsFor, event_id: p.eventId });
+      for (const p of slice.pending) if (!was.has(key(p))) pendingAdded.push({ conversation_id: id, waits_for: p.waitsFor, event_id: p.eventId, event: p.event });
+    }
+  }
+
+  if (conversations.length > 0) {
+    await q(
+      `insert into conversations as c (id, page_id, channel, customer_psid, customer_name_base, customer_name, customer_name_source, status, state,
+                                created_at, last_inbound_at, last_escalated_at, last_resolved_at, last_activity_at)
+       select x.id, x.page_id, x.channel, x.customer_psid, x.name_base, x.name_base, x.name_source, x.status, x.state,
+              to_timestamp(x.created_at / 1000.0), to_timestamp(x.last_inbound_at / 1000.0), to_timestamp(x.last_escalated_at / 1000.0),
+              to_timestamp(x.last_resolved_at / 1000.0), to_timestamp(x.created_at / 1000.0)
+       from jsonb_to_recordset(?::jsonb) as x(id text, page_id text, channel text, customer_psid text, name_base text, name_source text, status text,
+                                              state jsonb, created_at double precision, last_inbound_at double precision,
+                                              last_escalated_at double precision, last_resolved_at double precision)
+       order by x.id
+       on conflict (id) do update set
+         customer_psid = excluded.customer_psid, customer_name_base = excluded.customer_name_base,
+         customer_name_source = case when c.customer_name_source = 'profile' then 'profile' else excluded.customer_name_source end,
+         status = excluded.status, state = excluded.state, created_at = excluded.created_at,
+         last_inbound_at = excluded.last_inbound_at, last_escalated_at = excluded.last_escalated_at,
+         last_resolved_at = excluded.last_resolved_at, updated_at = now()`,
+      [
+        JSON.stringify(
+          conversations.map((c) => ({
+            id: c.id,
+            page_id: c.pageId,
+            channel: c.channel,
+            customer_psid: c.customerPsid,
+            name_base: c.customerEventName ?? fallbackCustomerName(c.customerPsid),
+            name_source: c.customerEventName ? 'meta' : 'fallback',
+            status: conversationStatusOf(c),
+            state: c,
+            created_at: c.createdAt,
+            last_inbound_at: c.lastInboundAt,
+            last_escalated_at: c.escalation?.at ?? null,
+            last_resolved_at: c.lastResolvedAt,
+          })),
+        ),
+      ],
+    );
+  }
+  if (messages.length > 0) {
+    await q(
+      `insert into messages (id, conversation_id, mid, outbound_id, direction, author, kind, status, text, preview, created_at, part, answered_at, removed, doc)
+       select x.id, x.conversation_id, x.mid, x.outbound_id, x.direction, x.author, x.kind, x.status, x.text, x.preview,
+              to_timestamp(x.created_at / 1000.0), x.part, to_timestamp(x.answered_at / 1000.0), x.removed, x.doc
+       from jsonb_to_recordset(?::jsonb) as x(id text, conversation_id text, mid text, outbound_id text, direction text, author text, kind text,
+                                              status text, text text, preview text, created_at double precision, part integer,
+                                              answered_at double precision, removed boolean, doc jsonb)
+       order by x.id
+       on conflict (id) do update set
+         conversation_id = excluded.conversation_id, mid = excluded.mid, outbound_id = excluded.outbound_id, direction = excluded.direction,
+         author = excluded.author, kind = excluded.kind, status = excluded.status, text = excluded.text, preview = excluded.preview,
+         created_at = excluded.created_at, part = excluded.part, answered_at = excluded.answered_at, removed = excluded.removed, doc = excluded.doc`,
+      [
+        JSON.stringify(
+          messages.map((m) => ({
+            id: m.id,
+            conversation_id: m.conversationId,
+            mid: m.mid,
+            outbound_id: m.outboundId,
+            direction: m.direction,
+            author: m.author,
+            kind: m.kind,
+            status: statusOf(m),
+            text: m.removed ? null : m.text,
+            preview: previewOf(m),
+            created_at: m.createdAt,
+            part: m.part ?? 0,
+            answered_at: answeredAt(m),
+            removed: m.removed,
+            doc: m,
+          })),
+        ),
+      ],
+    );
+  }
+  if (removed.length > 0) await q('delete from messages where id = any(?::text[])', [pgTextArray(removed)]);
+  if (watermarks.length > 0) {
+    await q(
+      `insert into conversation_watermarks (conversation_id, delivered, read)
+       select x.conversation_id, x.delivered, x.read from jsonb_to_recordset(?::jsonb) as x(conversation_id text, delivered jsonb, read jsonb)
+       on conflict (conversation_id) do update set delivered = excluded.delivered, read = excluded.read`,
+      [JSON.stringify(watermarks)],
+    );
+  }
+  if (pendingDeleted.length > 0) {
+    await q(
+      `delete from pending_events p using jsonb_to_recordset(?::jsonb) as x(conversation_id text, waits_for text, event_id text)
+       where p.conversation_id = x.conversation_id and p.waits_for = x.waits_for and p.event_id = x.event_id`,
+      [JSON.stringify(pendingDeleted)],
+    );
+  }
+  if (pendingAdded.length > 0) {
+    await q(
+      `insert into pending_events (conversation_id, waits_for, event_id, event)
+       select x.conversation_id, x.waits_for, x.event_id, x.event from jsonb_to_recordset(?::jsonb) as x(conversation_id text, waits_for text, event_id text, event jsonb)
+       on conflict do nothing`,
+      [JSON.stringify(pendingAdded)],
+    );
+  }
+  let newCustomers = false;
+  const messengerCustomers = newConversations.filter((c) => c.channel === 'messenger');
+  if (messengerCustomers.length > 0) {
+    const inserted = await q<{ psid: string }>(
+      `insert into customers (page_id, psid)
+       select x.page_id, x.psid from jsonb_to_recordset(?::jsonb) as x(page_id text, psid text) order by 1, 2
+       on conflict do nothing returning psid`,
+      [JSON.stringify(messengerCustomers.map((c) => ({ page_id: c.pageId, psid: c.customerPsid })))],
+    );
+    newCustomers = inserted.length > 0;
+  }
+  return { conversationIds: [...touched], newCustomers };
+}
+
+/** When a message answered the customer (for the unread count): a reply sent by the assistant or a person. */
+function answeredAt(message: InboxMessage): number | null {
+  if (message.direction !== 'outbound' || message.author === 'page') return null;
+  return message.metaTimestamp ?? message.sentAt;
+}
+
+async function writeProfiles(q: Query, profiles: CustomerProfile[]): Promise<string[]> {
+  // Within a conversation (one partition) the latest profile event wins.
+  const latest = new Map(profiles.map((p) => [`${p.pageId}\u0000${p.psid}`, p]));
+  const rows = [...latest.values()];
+  await q(
+    `insert into customers as c (page_id, psid, profile_available, profile_name, profile, profile_status)
+     select x.page_id, x.psid, x.available, x.name, x.profile, case when x.available then 'available' else 'unavailable' end
+     from jsonb_to_recordset(?::jsonb) as x(page_id text, psid text, available boolean, name text, profile jsonb)
+     order by 1, 2
+     on conflict (page_id, psid) do update set
+       profile_available = excluded.profile_available, profile_name = excluded.profile_name, profile = excluded.profile,
+       profile_status = excluded.profile_status, last_error = null, updated_at = now()`,
+    [JSON.stringify(rows.map((p) => ({ page_id: p.pageId, psid: p.psid, available: p.available, name: p.name, profile: p })))],
+  );
+  const touched = await q<{ id: string }>(
+    `select c.id from conversations c join jsonb_to_recordset(?::jsonb) as x(page_id text, psid text)
+       on c.page_id = x.page_id and c.customer_psid = x.psid and c.channel = 'messenger'`,
+    [JSON.stringify(rows.map((p) => ({ page_id: p.pageId, psid: p.psid })))],
+  );
+  return touched.map((r) => r.id);
+}
+
+async function writePages(q: Query, pages: InboxPage[]): Promise<void> {
+  await q(
+    `insert into pages (page_id, account_id, name, status, status_reason)
+     select x.page_id, x.account_id, x.name, x.status, x.status_reason
+     from jsonb_to_recordset(?::jsonb) as x(page_id text, account_id text, name text, status text, status_reason text)
+     on conflict (page_id) do update set account_id = excluded.account_id, name = excluded.name, status = excluded.status,
+       status_reason = excluded.status_reason, updated_at = now()`,
+    [JSON.stringify(pages.map((p) => ({ page_id: p.pageId, account_id: p.accountId, name: p.name, status: p.status, status_reason: p.statusReason })))],
+  );
+  // A Page's conversations belong to the Page's account (ingress does not know it).
+  await q(
+    `update conversations c set account_id = p.account_id, updated_at = now()
+     from pages p where p.page_id = c.page_id and p.page_id = any(?::text[]) and c.account_id is distinct from p.account_id`,
+    [pgTextArray(pages.map((p) => p.pageId))],
+  );
+}
+
+/**
+ * What every conversation shows in the list, derived from its rows (so the result does not depend
+ * on the order events arrived in): account, name, last message, unread count, activity.
+ */
+async function summarize(q: Query, conversationIds: string[]): Promise<void> {
+  // Written so that every step is an index lookup per touched conversation (the inbox may hold
+  // hundreds of thousands): the rows by primary key, then scalar and lateral subqueries.
+  const ids = pgTextArray(conversationIds);
+  await q(
+    `with touched as materialized (
+       select c.id, c.page_id, c.customer_psid, c.channel, c.customer_name_base, c.state->>'customerEventName' as event_name
+       from conversations c where c.id = any(?::text[])
+     ),
+     facts as (
+       select t.*,
+              (select p.account_id from pages p where p.page_id = t.page_id) as account_id,
+              case when t.channel = 'messenger' then
+                (select cu.profile_name from customers cu where cu.page_id = t.page_id and cu.psid = t.customer_psid and cu.profile_available)
+              end as profile_name,
+              lm.created_at as last_message_at,
+              lm.preview as last_message_preview,
+              (select max(m.answered_at) from messages m where m.conversation_id = t.id) as answered_at
+       from touched t
+       left join lateral (
+         select m.created_at, m.preview from messages m
+         where m.conversation_id = t.id and m.status <> 'cancelled'
+         order by m.created_at desc, m.part desc, m.id desc limit 1
+       ) lm on true
+     ),
+     summary as materialized (
+       select f.*,
+              coalesce(f.profile_name, f.customer_name_base) as customer_name,
+              case when f.profile_name is not null then 'profile' when f.event_name is not null then 'meta' else 'fallback' end as name_source,
+              (select count(*) from messages m
+                where m.conversation_id = f.id and m.direction = 'inbound' and not m.removed
+                  and m.created_at > coalesce(f.answered_at, '-infinity'::timestamptz))::int as unread_count
+       from facts f
+     )
+     update conversations c set
+       account_id = s.account_id,
+       customer_name = s.customer_name,
+       customer_name_source = s.name_source,
+       last_message_at = s.last_message_at,
+       last_message_preview = s.last_message_preview,
+       last_answered_at = s.answered_at,
+       unread_count = s.unread_count,
+       last_activity_at = greatest(s.last_message_at, c.last_escalated_at, c.last_resolved_at, c.created_at),
+       updated_at = now()
+     from summary s
+     where c.id = any(?::text[]) and s.id = c.id
+       -- Rewriting a row that does not change would only cost index entries and dead tuples.
+       and (c.account_id, c.customer_name, c.customer_name_source, c.last_message_at, c.last_message_preview, c.last_answered_at, c.unread_count, c.last_activity_at)
+           is distinct from
+           (s.account_id, s.customer_name, s.name_source, s.last_message_at, s.last_message_preview, s.answered_at, s.unread_count,
+            greatest(s.last_message_at, c.last_escalated_at, c.last_resolved_at, c.created_at))`,
+    [ids, ids],
+  );
+}
+
+/** A PostgreSQL text[] literal: one bound parameter however many values (and no `in ()` for none). */
+export function pgTextArray(values: ReadonlyArray<string>): string {
+  return `{${values.map((v) => `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`;
+}
+
+/** Errors of the database or the way to it (worth retrying), as opposed to a bad statement or a bug. */
+export function isTransientDatabaseError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') {
+    if (/^(08|53|57|58)/.test(code)) return true; // connection, resources, operator intervention, system
+    if (code === '40001' || code === '40P01' || code === '55P03') return true; // serialization, deadlock, lock not available
+    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true;
+  }
+  const message = String((error as Error)?.message ?? '');
+  return /Connection terminated|connection timeout|timeout acquiring a connection|Client has encountered a connection error|pool is draining|not queryable/i.test(message);
+}
+
+function hashCode(text: string): number {
+  let hash = 0;
+  for (let i = 0; i < text.length; i++) hash = (Math.imul(31, hash) + text.charCodeAt(i)) | 0;
+  return hash;
+}
