@@ -1,3 +1,4 @@
+import { NOT_SURE } from '@parley/builtin-assistant';
 import { EVENT_TOPICS, TOPICS, deterministicId, encodeEvent, keyOf } from '@parley/contracts';
 import type { EventOf, ParleyEvent } from '@parley/contracts';
 import { generateFernetKey } from '@parley/fernet';
@@ -8,7 +9,6 @@ import { openDatabase } from '@parley/persistence';
 import type { Database } from '@parley/persistence';
 import { createTestSchema, createTestTopics, deleteTestTopics, testDatabaseUrl, testKafkaBrokers, uniqueName, waitFor } from '@parley/testing';
 import type { TestSchema } from '@parley/testing';
-import { NOT_SURE } from './answering/builtin-assistant.ts';
 import type { InputTopics } from './consumers.ts';
 import { migrations } from './migrations.ts';
 import { startResponder } from './service.ts';

@@ -1,10 +1,10 @@
+import { builtinAnswer } from '@parley/builtin-assistant';
 import type { Logger } from '@parley/observability';
 import { isPrivateNetworkUrl } from '../assistants/assistant.ts';
 import type { Assistant } from '../assistants/assistant.ts';
 import { resolveApiKey } from '../assistants/secrets.ts';
 import type { ApiKeyRefs, SecretBox } from '../assistants/secrets.ts';
 import type { ContextEntry } from '../conversation-context/context.ts';
-import { builtinAnswer } from './builtin-assistant.ts';
 import type { ChatCompletionsClient } from './chat-completions.ts';
 import { buildChatMessages } from './prompt.ts';
 

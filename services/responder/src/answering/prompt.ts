@@ -1,7 +1,7 @@
+import { rank } from '@parley/builtin-assistant';
+import type { Passage } from '@parley/builtin-assistant';
 import { describeEntry, latestCustomerTurn } from '../conversation-context/context.ts';
 import type { ContextEntry } from '../conversation-context/context.ts';
-import { rank } from './retrieval.ts';
-import type { Passage } from './retrieval.ts';
 
 /**
  * The chat-completions messages for a language model: a system message (the assistant's

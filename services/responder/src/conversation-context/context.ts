@@ -1,3 +1,4 @@
+import type { AttachmentKind, AttachmentNote, Author } from '@parley/builtin-assistant';
 import type { EventOf, InboundAttachment, OutboundPart, ParleyEvent } from '@parley/contracts';
 
 /**
@@ -12,12 +13,9 @@ export const RECENT_MESSAGES = 20;
 /** Longer texts are cut when stored: Messenger texts are under 2000 characters, comments can be longer. */
 export const MAX_STORED_TEXT = 4_000;
 
-export type Author = 'customer' | 'assistant' | 'agent' | 'page';
-
-export type AttachmentKind = 'image' | 'video' | 'audio' | 'file' | 'sticker' | 'location' | 'fallback' | 'other';
-
-/** What the assistant is told about an attachment: never its URL (it expires and may be private). */
-export type AttachmentNote = { kind: AttachmentKind; title: string | null; like: boolean };
+// Who spoke, media notes and the customer's latest turn are the built-in assistant's vocabulary too.
+export type { AttachmentKind, AttachmentNote, Author } from '@parley/builtin-assistant';
+export { latestCustomerTurn } from '@parley/builtin-assistant';
 
 export type ContextEntry = {
   /** The id of the event it came from: the idempotency key. */
@@ -188,20 +186,4 @@ export function describeEntry(entry: ContextEntry): string {
   if (entry.text) pieces.push(entry.text);
   for (const note of entry.attachments) pieces.push(describeAttachment(note, entry.author));
   return pieces.join('\n') || '[An empty message.]';
-}
-
-/**
- * The customer's latest turn: their entries since the assistant or a person last answered. The
- * Page's automated messages (a greeting, an away message) answer nothing, so they do not end the
- * turn: a greeting sent on first contact must not hide the question that came with it.
- */
-export function latestCustomerTurn(entries: ReadonlyArray<ContextEntry>): ContextEntry[] {
-  const turn: ContextEntry[] = [];
-  for (let i = entries.length - 1; i >= 0; i--) {
-    const entry = entries[i]!;
-    if (entry.author === 'page') continue;
-    if (entry.author !== 'customer') break;
-    turn.unshift(entry);
-  }
-  return turn;
 }

@@ -1,8 +1,8 @@
+import { NOT_SURE } from '@parley/builtin-assistant';
 import type { EventPublisher } from '@parley/messaging';
 import type { Logger } from '@parley/observability';
 import type { AssistantStore } from '../assistants/assistant-store.ts';
 import type { Answerer } from '../answering/answerer.ts';
-import { NOT_SURE } from '../answering/builtin-assistant.ts';
 import type { ContextEntry } from '../conversation-context/context.ts';
 import type { ContextStore } from '../conversation-context/context-store.ts';
 import type { ResponderMetrics } from '../metrics.ts';

@@ -1,6 +1,3 @@
-import { contextEntryOf } from '../conversation-context/context.ts';
-import type { ContextEntry } from '../conversation-context/context.ts';
-import { attachment, messageReceived, messageSent } from '../test-fixtures.ts';
 import {
   HOW_CAN_I_HELP,
   MEDIA_FOLLOW_UP,
@@ -13,6 +10,7 @@ import {
   isThanks,
 } from './builtin-assistant.ts';
 import { bestMatch, rank, stem, tokenize } from './retrieval.ts';
+import type { AttachmentKind, AttachmentNote, ConversationEntry } from './turn.ts';
 
 const knowledge = [
   { id: 'hours', title: 'Opening hours', content: 'We are open Monday to Friday from 9:00 to 17:00, and Saturday from 10:00 to 14:00.' },
@@ -22,10 +20,10 @@ const knowledge = [
   { id: 'payment', title: 'Payment methods', content: 'We accept cards, PayPal and cash in the shop.' },
 ];
 
-const who = { pageId: 'page-1', psid: 'psid-1' };
-const customer = (text: string | null, attachments: ReturnType<typeof attachment>[] = []): ContextEntry => contextEntryOf(messageReceived(who, { text, attachments }))!;
-const page = (text: string): ContextEntry => contextEntryOf(messageSent(who, { text }))!;
-const answer = (entries: ContextEntry[], firstName: string | null = null, instructions = '') =>
+const note = (kind: AttachmentKind, like = false): AttachmentNote => ({ kind, title: null, like });
+const customer = (text: string | null, attachments: AttachmentNote[] = []): ConversationEntry => ({ author: 'customer', text, attachments, postback: null });
+const page = (text: string): ConversationEntry => ({ author: 'assistant', text, attachments: [], postback: null });
+const answer = (entries: ConversationEntry[], firstName: string | null = null, instructions = '') =>
   builtinAnswer({ assistant: { instructions, knowledge }, customerFirstName: firstName, entries });
 
 describe('retrieval', () => {
@@ -98,18 +96,18 @@ describe('the built-in assistant', () => {
     ['location', "Thanks for sharing your location — I can't see maps, though."],
     ['fallback', "Thanks for the link — I can't open links, though."],
   ] as const)('acknowledges a %s it cannot see and offers a person', (type, acknowledgement) => {
-    const result = answer([customer(null, [attachment(type)])]);
+    const result = answer([customer(null, [note(type)])]);
     expect(result.text).toBe(`${acknowledgement} ${MEDIA_FOLLOW_UP}`);
     expect(result.offersPerson).toBe(true);
   });
 
   it('acknowledges a sticker without offering a person, and a like with a like', () => {
-    expect(answer([customer(null, [attachment('sticker', { stickerId: '42' })])]).text).toBe(`Thanks for the sticker! ${HOW_CAN_I_HELP}`);
-    expect(answer([customer(null, [attachment('image', { stickerId: '369239263222822' })])]).text).toBe(`👍 ${HOW_CAN_I_HELP}`);
+    expect(answer([customer(null, [note('sticker')])]).text).toBe(`Thanks for the sticker! ${HOW_CAN_I_HELP}`);
+    expect(answer([customer(null, [note('sticker', true)])]).text).toBe(`👍 ${HOW_CAN_I_HELP}`);
   });
 
   it('answers the words of a message and acknowledges its media', () => {
-    const result = answer([customer('Can I return this?', [attachment('image')])]);
+    const result = answer([customer('Can I return this?', [note('image')])]);
     expect(result.text).toBe(`${knowledge[2]!.content} Thanks for the picture — I can't see images, though. ${MEDIA_FOLLOW_UP}`);
   });
 

@@ -1,7 +1,7 @@
-import { latestCustomerTurn } from '../conversation-context/context.ts';
-import type { AttachmentKind, AttachmentNote, ContextEntry } from '../conversation-context/context.ts';
 import { bestMatch } from './retrieval.ts';
 import type { Passage } from './retrieval.ts';
+import { latestCustomerTurn } from './turn.ts';
+import type { AttachmentKind, AttachmentNote, ConversationEntry } from './turn.ts';
 
 /**
  * The built-in assistant: no language model, so it never invents anything. It answers the
@@ -19,7 +19,8 @@ export const YOU_ARE_WELCOME = "You're welcome! Is there anything else I can hel
 export type BuiltinInput = {
   assistant: { instructions: string; knowledge: ReadonlyArray<Passage> };
   customerFirstName: string | null;
-  entries: ReadonlyArray<ContextEntry>;
+  /** The conversation so far, oldest first (the responder keeps its last messages). */
+  entries: ReadonlyArray<ConversationEntry>;
 };
 
 export type BuiltinAnswer = {
