@@ -37,6 +37,11 @@ export interface MetaSimulatorOptions {
   retry?: Partial<RetryPolicy>;
   /** Per-attempt timeout of webhook POSTs; Meta's is 20 s. */
   webhookTimeoutMs?: number;
+  /**
+   * `global` (default): one webhook POST at a time, in the order made. `per-page`: each Page's in
+   * order, different Pages' side by side — for load tests with many Pages.
+   */
+  webhookOrder?: 'global' | 'per-page';
   sendRateLimitPerSecond?: number;
   stickerFormat?: StickerFormat;
   codeExchangeTokenLifetimeSec?: number;
@@ -108,6 +113,7 @@ export function createMetaSimulator(options: MetaSimulatorOptions = {}): MetaSim
     timeoutMs: options.webhookTimeoutMs ?? 20_000,
     escapeSlashes: options.escapeSlashes ?? true,
     logLimit: options.deliveryLogLimit ?? 1000,
+    orderPerPage: options.webhookOrder === 'per-page',
   });
   const platform: MetaPlatform = new MetaPlatform({
     app: { id: options.appId ?? '1234567890123456', secret: appSecret, name: options.appName ?? 'Parley (simulated app)' },

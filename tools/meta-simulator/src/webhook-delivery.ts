@@ -2,7 +2,10 @@
 // bytes, retried with exponential backoff until the receiver answers 200 or the attempts run out.
 // Deliveries go out one at a time in the order they were made, so a receiver sees events in order
 // ("Messages are always sent in order", §2b) and a failing receiver holds back what follows, as it
-// would at Meta. Backoff runs on real timers (not the simulator clock) so retries happen on their own.
+// would at Meta. With `orderPerPage`, that holds for each Page on its own and different Pages'
+// deliveries go out side by side (load tests with many Pages, where one queue for the whole
+// platform would measure the simulator). Backoff runs on real timers (not the simulator clock) so
+// retries happen on their own.
 import { randomUUID } from 'node:crypto';
 import { encodeMetaJson, signMetaPayload, signMetaPayloadSha1 } from './signature.ts';
 import { envelope, type PageEvent, type WebhookPayload } from './webhook-payloads.ts';
@@ -60,6 +63,8 @@ export interface WebhookDispatcherOptions {
   readonly escapeSlashes: boolean;
   /** Keep at most this many deliveries in the log (oldest dropped first). */
   readonly logLimit: number;
+  /** Each Page's deliveries in order, different Pages' concurrently. Default false: one at a time overall. */
+  readonly orderPerPage?: boolean;
 }
 
 export interface RawDeliveryOptions {
@@ -71,7 +76,8 @@ export interface RawDeliveryOptions {
 export class WebhookDispatcher {
   readonly #options: WebhookDispatcherOptions;
   readonly #log: WebhookDelivery[] = [];
-  #tail: Promise<unknown> = Promise.resolve();
+  /** The last delivery of each queue (one queue, keyed '', unless ordered per Page); removed once done. */
+  readonly #tails = new Map<string, Promise<unknown>>();
   #closed = false;
   readonly #closeController = new AbortController();
   readonly #timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
@@ -149,10 +155,9 @@ export class WebhookDispatcher {
   async whenIdle(options: { flush?: boolean } = {}): Promise<void> {
     for (;;) {
       if (options.flush) this.flushBatch();
-      const tail = this.#tail;
       const batch = this.#batch?.promise;
-      await Promise.all([tail, batch]);
-      if (tail === this.#tail && this.#batch === undefined) return;
+      await Promise.all([...this.#tails.values(), batch]);
+      if (this.#tails.size === 0 && this.#batch === undefined) return;
     }
   }
 
@@ -181,8 +186,14 @@ export class WebhookDispatcher {
       attempts: [],
     };
     this.#remember(delivery);
-    const run = this.#tail.then(() => this.#run(delivery));
-    this.#tail = run.catch(() => undefined);
+    // A payload with several Pages' entries (batching, raw payloads) queues behind its first Page.
+    const queue = this.#options.orderPerPage ? (delivery.events[0]?.pageId ?? '') : '';
+    const run = (this.#tails.get(queue) ?? Promise.resolve()).then(() => this.#run(delivery));
+    const tail = run.catch(() => undefined);
+    this.#tails.set(queue, tail);
+    void tail.then(() => {
+      if (this.#tails.get(queue) === tail) this.#tails.delete(queue);
+    });
     return run;
   }
 

@@ -1,4 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { signMetaPayload } from './signature.ts';
 import { startMetaSimulator, type RunningMetaSimulator } from './simulator.ts';
 import { customerMessageEvent, postbackEvent } from './webhook-payloads.ts';
@@ -264,5 +266,72 @@ describe('webhook delivery to the product', () => {
     expect(receiver.received[0]!.headers['x-hub-signature']).toBeUndefined();
     await control(sim.url, 'POST', '/_sim/webhooks/raw', { payload: { object: 'page', entry: [] }, signature: null, wait: true });
     expect(receiver.received[1]!.headers['x-hub-signature-256']).toBeUndefined();
+  });
+});
+
+describe('webhook order', () => {
+  /** A receiver that holds back its answer to every message whose text starts with "slow" until released. */
+  async function startHoldingReceiver() {
+    const seen: string[] = [];
+    const held: Array<() => void> = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const text = String(JSON.parse(Buffer.concat(chunks).toString('utf8')).entry[0].messaging[0].message.text);
+        seen.push(text);
+        const answer = () => res.writeHead(200).end();
+        if (text.startsWith('slow')) held.push(answer);
+        else answer();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook`,
+      seen,
+      release: () => held.splice(0).forEach((answer) => answer()),
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+  }
+
+  async function twoPagesWriting(webhookOrder: 'global' | 'per-page' | undefined) {
+    const receiver = await startHoldingReceiver();
+    const sim = await startMetaSimulator({ port: 0, appSecret: SECRET, webhookUrl: receiver.url, autoEcho: false, autoDelivery: false, ...(webhookOrder ? { webhookOrder } : {}) });
+    const [a, b] = [sim.platform.createPage({ subscribe: true }), sim.platform.createPage({ subscribe: true })];
+    const [ca, cb] = [sim.platform.createCustomer(a.id), sim.platform.createCustomer(b.id)];
+    const slow = sim.platform.customerMessage(a.id, ca.psid, { text: 'slow 1' });
+    const next = sim.platform.customerMessage(a.id, ca.psid, { text: 'a 2' });
+    const other = sim.platform.customerMessage(b.id, cb.psid, { text: 'b 1' });
+    return { receiver, sim, slow, next, other };
+  }
+
+  it("by default posts one webhook at a time for the whole platform: a slow answer holds back every Page's", async () => {
+    const { receiver, sim, next, other } = await twoPagesWriting(undefined);
+    try {
+      while (receiver.seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      receiver.release();
+      await Promise.all([next.delivery, other.delivery]);
+      expect(receiver.seen).toEqual(['slow 1', 'a 2', 'b 1']);
+    } finally {
+      await sim.stop();
+      await receiver.close();
+    }
+  });
+
+  it("per Page: each Page's webhooks in order, while a slow answer to one Page holds back no other Page", async () => {
+    const { receiver, sim, slow, next, other } = await twoPagesWriting('per-page');
+    try {
+      const [delivered] = await other.delivery;
+      expect(delivered!.status).toBe('delivered');
+      // Page A's second message waits for its first, which is still unanswered.
+      expect(receiver.seen).toEqual(['slow 1', 'b 1']);
+      receiver.release();
+      await Promise.all([slow.delivery, next.delivery]);
+      expect(receiver.seen).toEqual(['slow 1', 'b 1', 'a 2']);
+      await sim.whenIdle();
+    } finally {
+      await sim.stop();
+      await receiver.close();
+    }
   });
 });

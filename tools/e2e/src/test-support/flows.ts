@@ -5,20 +5,27 @@ import type { SentRecord } from '@parley/meta-simulator';
 import { waitFor } from '@parley/testing';
 import type { Stack } from './stack.ts';
 
-export type ConnectedPage = { pageId: string; name: string };
+export type ConnectedPage = { pageId: string; name: string; adminId: string };
 
 /** A Page admin connects a new Page through Facebook's OAuth dialog and auth-token's selection page. */
 export async function connectNewPage(stack: Stack, name: string): Promise<ConnectedPage> {
   const { platform } = stack.meta;
   const page = platform.createPage({ name });
   const admin = platform.createUser({ name: `${name} admin`, pages: [page.id] });
+  const connected = { pageId: page.id, name, adminId: admin.id };
+  await connectPage(stack, connected);
+  return connected;
+}
 
+/** The admin goes through the connect flow for the Page (again, for a reconnect) and picks it. */
+export async function connectPage(stack: Stack, page: ConnectedPage): Promise<void> {
+  const { platform } = stack.meta;
   const connect = await fetch(`${stack.url('auth-token')}/v1/integrations/messenger/connect`, { method: 'POST', headers: { ...stack.auth, 'content-type': 'application/json' }, body: '{}' });
   expectStatus(connect, 200, 'connect');
   const dialog = new URL(((await connect.json()) as { url: string }).url);
   const { redirectUrl } = platform.approveOAuth({
-    userId: admin.id,
-    pageIds: [page.id],
+    userId: page.adminId,
+    pageIds: [page.pageId],
     state: dialog.searchParams.get('state')!,
     redirectUri: dialog.searchParams.get('redirect_uri')!,
     scopes: dialog.searchParams.get('scope')!.split(','),
@@ -31,12 +38,11 @@ export async function connectNewPage(stack: Stack, name: string): Promise<Connec
   const picked = await fetch(`${stack.url('auth-token')}/v1/integrations/messenger/pages`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json' },
-    body: JSON.stringify({ selectionId, pageIds: [page.id] }),
+    body: JSON.stringify({ selectionId, pageIds: [page.pageId] }),
   });
   expectStatus(picked, 200, 'pick pages');
   const outcome = ((await picked.json()) as { pages: { pageId: string; outcome: string }[] }).pages[0];
-  if (outcome?.outcome !== 'connected') throw new Error(`connecting ${page.id} ended ${JSON.stringify(outcome)}`);
-  return { pageId: page.id, name };
+  if (outcome?.outcome !== 'connected' && outcome?.outcome !== 'reconnected') throw new Error(`connecting ${page.pageId} ended ${JSON.stringify(outcome)}`);
 }
 
 export async function createAssistant(stack: Stack, body: { name: string; instructions: string; knowledge?: { title: string; content: string }[] }): Promise<string> {

@@ -12,13 +12,15 @@ import { createKafkaClient, provisionTopics } from '@parley/messaging';
 import { createLogger } from '@parley/observability';
 import { DEV_SECRETS, SERVICES, findRepoRoot, freePort, processEnvironment, sharedEnvironment } from '@parley/local-stack';
 import { startMetaSimulator } from '@parley/meta-simulator';
-import type { RunningMetaSimulator } from '@parley/meta-simulator';
+import type { MetaSimulatorOptions, RunningMetaSimulator } from '@parley/meta-simulator';
 import { testDatabaseUrl, testKafkaBrokers, uniqueName, waitFor } from '@parley/testing';
 
 export type ServiceName = (typeof SERVICES)[number]['name'];
 
 export type Stack = {
   meta: RunningMetaSimulator;
+  /** What the simulator was started with: a second simulator for comparison can be set up alike. */
+  simulatorOptions: MetaSimulatorOptions;
   url(service: ServiceName): string;
   /** Authorization header of the test account. */
   auth: { authorization: string };
@@ -29,17 +31,31 @@ export type Stack = {
   kill(service: ServiceName): Promise<void>;
   start(service: ServiceName): Promise<void>;
   logs(service: ServiceName): string;
+  /** The process id of a running service (benchmarks read its memory from /proc). */
+  pid(service: ServiceName): number | undefined;
   stop(): Promise<void>;
 };
 
-const root = findRepoRoot(__dirname);
+export type StackOptions = {
+  /** Extra environment per service. */
+  env?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Simulator settings over the defaults below (the benchmark keeps a longer delivery log, for one). */
+  simulator?: Partial<MetaSimulatorOptions>;
+  /** Prefix of the Kafka namespace and the database name. Default `e2e`. */
+  name?: string;
+  /** LOG_LEVEL of every service. Default `info`. */
+  logLevel?: string;
+};
+
+// Under Jest (CommonJS) from this file's folder; run natively (a benchmark, ESM) from the working directory.
+const root = findRepoRoot(typeof __dirname === 'string' ? __dirname : process.cwd());
 export const ACCOUNT = 'acme';
 export const API_KEY = 'e2e-key';
 
-export async function startStack(options: { env?: Partial<Record<ServiceName, Record<string, string>>> } = {}): Promise<Stack> {
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const logger = createLogger({ service: 'e2e', level: 'silent' });
   const kafkaBrokers = testKafkaBrokers();
-  const namespace = `${uniqueName('e2e')}.`;
+  const namespace = `${uniqueName(options.name ?? 'e2e')}.`;
   await provisionTopics(createKafkaClient({ brokers: kafkaBrokers, clientId: 'e2e', logger, namespace }), EVENT_TOPICS);
   const databaseUrl = await createDatabase(testDatabaseUrl(), namespace.replace(/[^a-z0-9]/g, '_').slice(0, 40));
 
@@ -47,21 +63,21 @@ export async function startStack(options: { env?: Partial<Record<ServiceName, Re
   for (const service of SERVICES) ports.set(service.name, await freePort());
   const url = (service: ServiceName) => `http://127.0.0.1:${ports.get(service)}`;
 
-  const meta = await startMetaSimulator({
-    port: 0,
-    host: '127.0.0.1',
+  const simulatorOptions: MetaSimulatorOptions = {
     appId: DEV_SECRETS.META_APP_ID,
     appSecret: DEV_SECRETS.META_APP_SECRET,
     webhookUrl: `${url('ingress')}/webhooks/messenger`,
     retry: { maxAttempts: 8, initialDelayMs: 200, factor: 2, maxDelayMs: 2_000 },
-  });
+    ...options.simulator,
+  };
+  const meta = await startMetaSimulator({ port: 0, host: '127.0.0.1', ...simulatorOptions });
 
   const shared = {
     ...sharedEnvironment({ kafkaBrokers, databaseUrl, simulatorPort: meta.port, authTokenPort: ports.get('auth-token')! }),
     KAFKA_NAMESPACE: namespace,
     API_KEYS: `${ACCOUNT}:${API_KEY}`,
     ADMIN_ACCOUNT_IDS: ACCOUNT,
-    LOG_LEVEL: 'info',
+    LOG_LEVEL: options.logLevel ?? 'info',
     // kafkajs (maintenance mode) trips a harmless Node 24 warning on every request.
     NODE_OPTIONS: '--disable-warning=TimeoutNegativeWarning',
   };
@@ -115,6 +131,7 @@ export async function startStack(options: { env?: Partial<Record<ServiceName, Re
 
   return {
     meta,
+    simulatorOptions,
     url,
     auth: { authorization: `Bearer ${API_KEY}` },
     namespace,
@@ -123,6 +140,7 @@ export async function startStack(options: { env?: Partial<Record<ServiceName, Re
     kill: (name) => stopOne(name, 'SIGKILL'),
     start,
     logs: (name) => (output.get(name) ?? []).join(''),
+    pid: (name) => children.get(name)?.pid,
     async stop() {
       await Promise.all(SERVICES.map((s) => stopOne(s.name, 'SIGTERM')));
       for (const [name, lines] of output) writeFileSync(join(logDir, `${name}.log`), lines.join(''));
