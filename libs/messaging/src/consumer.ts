@@ -29,6 +29,12 @@ type CommonOptions = {
   /** A new group starts at the beginning of the log (the log is the system of record). */
   fromBeginning?: boolean;
   retry?: Partial<RetryPolicy>;
+  /**
+   * How many partitions are handled at once (order is kept within each partition, i.e. within a
+   * conversation). Default 1 for batch consumers, 4 for event consumers, whose handlers spend most
+   * of their time waiting on PostgreSQL and Kafka.
+   */
+  partitionsConsumedConcurrently?: number;
 };
 
 export type EventConsumerOptions = CommonOptions & {
@@ -59,7 +65,7 @@ export type RunningConsumer = {
  * - handler error → retried per its `retriable` flag (see retryVerdict), then the DLQ.
  */
 export async function startEventConsumer(options: EventConsumerOptions): Promise<RunningConsumer> {
-  return runConsumer(options, async (records, tools) => {
+  return runConsumer({ partitionsConsumedConcurrently: 4, ...options }, async (records, tools) => {
     for (const record of records) {
       if (!tools.isRunning()) return;
       await tools.withRetry([record], () => options.handle(record.event, record));
@@ -103,6 +109,7 @@ async function runConsumer(
   await consumer.connect();
   await consumer.subscribe({ topics: options.topics.map((t) => namespaced(options.kafka, t)), fromBeginning: options.fromBeginning ?? true });
   await consumer.run({
+    partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
     autoCommit: true,
     eachBatchAutoResolve: false,
     eachBatch: async ({ batch: physical, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
