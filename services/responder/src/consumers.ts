@@ -16,6 +16,8 @@ export type HandlerDeps = {
   replies: PendingReplyStore;
   publisher: EventPublisher;
   clock: Clock;
+  /** Called when a reply may have become answerable (requested, or its message arrived): wakes the poller. */
+  onReplyMayBeDue?: () => void;
 };
 
 /**
@@ -35,6 +37,7 @@ export function handleDecisionEvent(deps: HandlerDeps): (event: ParleyEvent) => 
         case 'conversation.resolved': {
           const changes = await deps.replies.apply(event, deps.clock.now(), (events) => deps.publisher.publish(events));
           deps.logger.debug({ eventId: event.id, type: event.type, conversationId: event.conversationId, changes: changes === 'duplicate' ? changes : changes.map((c) => c.type) }, 'decision applied');
+          if (event.type === 'conversation.reply.requested' && Date.parse(event.data.replyAt) <= deps.clock.now().getTime()) deps.onReplyMayBeDue?.();
           return;
         }
         case 'page.connected':
@@ -63,6 +66,8 @@ export function handleContextEvent(deps: HandlerDeps): (event: ParleyEvent) => P
       }
       const entry = contextEntryOf(event);
       if (entry) await deps.context.record(entry);
+      // A due reply may have been waiting for this message to reach the context.
+      if (entry?.author === 'customer') deps.onReplyMayBeDue?.();
     });
 }
 

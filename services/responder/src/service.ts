@@ -116,7 +116,7 @@ export async function startResponder(config: ResponderConfig, deps: ResponderDep
     });
     stops.push(() => poller.stop());
 
-    const consumers: RunningConsumer[] = await startConsumers(kafka, config.consumerGroups, config.inputTopics, { logger, context, pageAccounts, replies, publisher, clock });
+    const consumers: RunningConsumer[] = await startConsumers(kafka, config.consumerGroups, config.inputTopics, { logger, context, pageAccounts, replies, publisher, clock, onReplyMayBeDue: () => poller.wake() });
     for (const consumer of consumers) stops.push(() => consumer.stop());
     poller.start();
 

@@ -41,6 +41,8 @@ export type ReplyPoller = {
   stop(): Promise<void>;
   /** One look: takes the due replies and handles them; resolves with how many were taken. */
   tick(): Promise<number>;
+  /** Look now rather than at the next interval (a reply just became due, or its message arrived). */
+  wake(): void;
 };
 
 /** How long processed decision ids are remembered: longer than any reply window (24 h). */
@@ -137,12 +139,23 @@ export function createReplyPoller(options: ReplyPollerOptions): ReplyPoller {
     }
   }
 
+  let ticking = false;
+  let wokenWhileTicking = false;
+
   function schedule(delayMs: number): void {
     if (!running) return;
+    clearTimeout(timer);
     timer = setTimeout(() => {
+      ticking = true;
       const work = tick().then(
-        (taken) => schedule(taken >= batchSize ? 0 : options.intervalMs),
+        (taken) => {
+          ticking = false;
+          const again = wokenWhileTicking || taken >= batchSize;
+          wokenWhileTicking = false;
+          schedule(again ? 0 : options.intervalMs);
+        },
         (error: unknown) => {
+          ticking = false;
           log.error({ err: error }, 'looking for due replies failed');
           schedule(options.intervalMs);
         },
@@ -163,6 +176,12 @@ export function createReplyPoller(options: ReplyPollerOptions): ReplyPoller {
       await current;
     },
     tick,
+    wake() {
+      if (!running) return;
+      // The interval is only a safety net: an instant reply should not wait for it.
+      if (ticking) wokenWhileTicking = true;
+      else schedule(0);
+    },
   };
 }
 
