@@ -744,7 +744,8 @@ function findByMid(slice: ConversationSlice, mid: string): InboxMessage | undefi
   return undefined;
 }
 
-function blankMessage(id: string, conversationId: string, createdAt: number): InboxMessage {
+/** A message with every fact still unknown: each event fills in what it says. */
+export function blankMessage(id: string, conversationId: string, createdAt: number): InboxMessage {
   return {
     id,
     conversationId,
