@@ -35,6 +35,12 @@ type CommonOptions = {
    * of their time waiting on PostgreSQL and Kafka.
    */
   partitionsConsumedConcurrently?: number;
+  /**
+   * Upper bound of one fetch per partition, and in all (kafkajs defaults: 1 MiB and 10 MiB). A batch
+   * consumer that folds a batch into set-based writes catches up faster with bigger batches; the
+   * bound is also what it may hold in memory at once.
+   */
+  fetch?: { maxBytesPerPartition?: number; maxBytes?: number };
 };
 
 export type EventConsumerOptions = CommonOptions & {
@@ -100,6 +106,8 @@ async function runConsumer(
     allowAutoTopicCreation: false,
     sessionTimeout: 30_000,
     heartbeatInterval: 3_000,
+    ...(options.fetch?.maxBytesPerPartition !== undefined ? { maxBytesPerPartition: options.fetch.maxBytesPerPartition } : {}),
+    ...(options.fetch?.maxBytes !== undefined ? { maxBytes: options.fetch.maxBytes } : {}),
   });
   let running = true;
   let markReady: () => void = () => {};

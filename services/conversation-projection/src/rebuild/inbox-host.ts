@@ -147,6 +147,9 @@ export async function startInboxHost(options: InboxHostOptions): Promise<InboxHo
       groupId,
       topics: options.topics,
       fromBeginning: true,
+      // A backlog (catching up, a rebuild) arrives in batches of thousands of events, which the
+      // projector folds per conversation: one write per conversation and batch, not per event.
+      fetch: { maxBytesPerPartition: 4 * 2 ** 20, maxBytes: 24 * 2 ** 20 },
       handleBatch: async (batch) => {
         const result = await inbox.projector.applyBatch(batch);
         await options.afterBatchCommitted?.({ ...result, schema: inbox.schema });
