@@ -260,7 +260,9 @@ function eventStream() {
 // ---------------------------------------------------------------------------------------------
 
 async function startService(brokers: string[], databaseUrl: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['services/conversation-projection/src/main.ts'], {
+  // SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the service while it is measured.
+  const nodeArgs = (process.env['SERVICE_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, 'services/conversation-projection/src/main.ts'], {
     cwd: root,
     env: {
       ...process.env,
