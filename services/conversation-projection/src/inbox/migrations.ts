@@ -140,4 +140,17 @@ export const inboxMigrations: Migration[] = [
        end $$`,
     ],
   },
+  {
+    name: '0002_hot_updates',
+    up: [
+      // Deliveries, reads and echoes change a message's status many times after it is written. With
+      // status in no index and room left on each page, PostgreSQL rewrites such a row in place (a
+      // HOT update) instead of adding entries to all six indexes, the trigram one included. The
+      // messages a watermark can change are found through messages_conversation_time instead (a
+      // conversation holds few of them).
+      `drop index if exists messages_awaiting_receipt`,
+      `alter table messages set (fillfactor = 70)`,
+      `alter table conversations set (fillfactor = 80)`,
+    ],
+  },
 ];

@@ -103,8 +103,13 @@ export function createProjector(options: ProjectorOptions): Projector {
         result.newCustomers = changed.newCustomers;
       }
 
+      // Conversations written above carry their summary already. A profile changes the name of
+      // conversations it names: those are summarized again below (a Page event's account is
+      // written to all of its conversations by writePages).
+      const resummarize = new Set<string>();
       if (profiles.length > 0) {
         const touched = await writeProfiles(q, profiles.map(evolveCustomer));
+        touched.forEach((id) => resummarize.add(id));
         result.conversationIds = [...new Set([...result.conversationIds, ...touched])];
       }
 
@@ -121,7 +126,7 @@ export function createProjector(options: ProjectorOptions): Projector {
         result.pageIds = pageIds;
       }
 
-      if (result.conversationIds.length > 0) await summarize(q, result.conversationIds);
+      if (resummarize.size > 0) await summarize(q, [...resummarize].sort());
       if (result.conversationIds.length > 0 && (options.recordChanges?.() ?? true)) {
         await q(
           `insert into inbox_changes (account_id, conversation_id)
@@ -238,7 +243,6 @@ async function writeSlices(
   before: Map<string, ConversationSlice>,
   after: Map<string, ConversationSlice>,
 ): Promise<{ conversationIds: string[]; newCustomers: boolean }> {
-  const conversations: ConversationState[] = [];
   const messages: InboxMessage[] = [];
   const removed: string[] = [];
   const watermarks: Array<{ conversation_id: string; delivered: unknown; read: unknown }> = [];
@@ -250,7 +254,6 @@ async function writeSlices(
   for (const [id, slice] of after) {
     const old = before.get(id)!;
     if (slice.conversation !== null && slice.conversation !== old.conversation) {
-      conversations.push(slice.conversation);
       if (old.conversation === null) newConversations.push(slice.conversation);
       touched.add(id);
     }
@@ -274,43 +277,6 @@ async function writeSlices(
     }
   }
 
-  if (conversations.length > 0) {
-    await q(
-      `insert into conversations as c (id, page_id, channel, customer_psid, customer_name_base, customer_name, customer_name_source, status, state,
-                                created_at, last_inbound_at, last_escalated_at, last_resolved_at, last_activity_at)
-       select x.id, x.page_id, x.channel, x.customer_psid, x.name_base, x.name_base, x.name_source, x.status, x.state,
-              to_timestamp(x.created_at / 1000.0), to_timestamp(x.last_inbound_at / 1000.0), to_timestamp(x.last_escalated_at / 1000.0),
-              to_timestamp(x.last_resolved_at / 1000.0), to_timestamp(x.created_at / 1000.0)
-       from jsonb_to_recordset(?::jsonb) as x(id text, page_id text, channel text, customer_psid text, name_base text, name_source text, status text,
-                                              state jsonb, created_at double precision, last_inbound_at double precision,
-                                              last_escalated_at double precision, last_resolved_at double precision)
-       order by x.id
-       on conflict (id) do update set
-         customer_psid = excluded.customer_psid, customer_name_base = excluded.customer_name_base,
-         customer_name_source = case when c.customer_name_source = 'profile' then 'profile' else excluded.customer_name_source end,
-         status = excluded.status, state = excluded.state, created_at = excluded.created_at,
-         last_inbound_at = excluded.last_inbound_at, last_escalated_at = excluded.last_escalated_at,
-         last_resolved_at = excluded.last_resolved_at, updated_at = now()`,
-      [
-        JSON.stringify(
-          conversations.map((c) => ({
-            id: c.id,
-            page_id: c.pageId,
-            channel: c.channel,
-            customer_psid: c.customerPsid,
-            name_base: c.customerEventName ?? fallbackCustomerName(c.customerPsid),
-            name_source: c.customerEventName ? 'meta' : 'fallback',
-            status: conversationStatusOf(c),
-            state: c,
-            created_at: c.createdAt,
-            last_inbound_at: c.lastInboundAt,
-            last_escalated_at: c.escalation?.at ?? null,
-            last_resolved_at: c.lastResolvedAt,
-          })),
-        ),
-      ],
-    );
-  }
   if (messages.length > 0) {
     await q(
       `insert into messages (id, conversation_id, mid, outbound_id, direction, author, kind, status, text, preview, created_at, part, answered_at, removed, doc)
@@ -382,7 +348,69 @@ async function writeSlices(
     );
     newCustomers = inserted.length > 0;
   }
+  // Last, so that the summary reads the rows written above. A conversation whose messages changed
+  // is written even if its state did not: its summary (last message, unread count) did.
+  const written = [...touched].map((id) => after.get(id)!.conversation).filter((c): c is ConversationState => c !== null);
+  if (written.length > 0) await writeConversations(q, written);
   return { conversationIds: [...touched], newCustomers };
+}
+
+/**
+ * Upserts conversations with their state and, in the same statement, what the list shows of them
+ * (see `summaryOf`): one row version per conversation and batch. A row that would not change is
+ * left alone (no dead tuple, no index entries).
+ */
+async function writeConversations(q: Query, conversations: ConversationState[]): Promise<void> {
+  await q(
+    `insert into conversations as c (id, page_id, channel, customer_psid, customer_name_base, status, state, created_at, last_inbound_at,
+                              last_escalated_at, last_resolved_at, account_id, customer_name, customer_name_source, last_message_at,
+                              last_message_preview, last_answered_at, unread_count, last_activity_at)
+     select x.id, x.page_id, x.channel, x.customer_psid, x.name_base, x.status, x.state, x.created_at, x.last_inbound_at,
+            x.last_escalated_at, x.last_resolved_at, s.account_id, s.customer_name, s.name_source, s.last_message_at,
+            s.last_message_preview, s.answered_at, s.unread_count,
+            greatest(s.last_message_at, x.last_escalated_at, x.last_resolved_at, x.created_at)
+     from (
+       select r.id, r.page_id, r.channel, r.customer_psid, r.name_base, r.status, r.state, r.state->>'customerEventName' as event_name,
+              to_timestamp(r.created_at / 1000.0) as created_at, to_timestamp(r.last_inbound_at / 1000.0) as last_inbound_at,
+              to_timestamp(r.last_escalated_at / 1000.0) as last_escalated_at, to_timestamp(r.last_resolved_at / 1000.0) as last_resolved_at
+       from jsonb_to_recordset(?::jsonb) as r(id text, page_id text, channel text, customer_psid text, name_base text, status text,
+                                              state jsonb, created_at double precision, last_inbound_at double precision,
+                                              last_escalated_at double precision, last_resolved_at double precision)
+     ) x
+     cross join lateral (${SUMMARY_OF_X}) s
+     order by x.id
+     on conflict (id) do update set
+       customer_psid = excluded.customer_psid, customer_name_base = excluded.customer_name_base, status = excluded.status,
+       state = excluded.state, created_at = excluded.created_at, last_inbound_at = excluded.last_inbound_at,
+       last_escalated_at = excluded.last_escalated_at, last_resolved_at = excluded.last_resolved_at, account_id = excluded.account_id,
+       customer_name = excluded.customer_name, customer_name_source = excluded.customer_name_source,
+       last_message_at = excluded.last_message_at, last_message_preview = excluded.last_message_preview,
+       last_answered_at = excluded.last_answered_at, unread_count = excluded.unread_count, last_activity_at = excluded.last_activity_at,
+       updated_at = now()
+     where (c.state, c.status, c.account_id, c.customer_name, c.customer_name_source, c.last_message_at, c.last_message_preview,
+            c.last_answered_at, c.unread_count, c.last_activity_at, c.created_at, c.last_inbound_at, c.last_escalated_at, c.last_resolved_at)
+           is distinct from
+           (excluded.state, excluded.status, excluded.account_id, excluded.customer_name, excluded.customer_name_source, excluded.last_message_at,
+            excluded.last_message_preview, excluded.last_answered_at, excluded.unread_count, excluded.last_activity_at, excluded.created_at,
+            excluded.last_inbound_at, excluded.last_escalated_at, excluded.last_resolved_at)`,
+    [
+      JSON.stringify(
+        conversations.map((c) => ({
+          id: c.id,
+          page_id: c.pageId,
+          channel: c.channel,
+          customer_psid: c.customerPsid,
+          name_base: c.customerEventName ?? fallbackCustomerName(c.customerPsid),
+          status: conversationStatusOf(c),
+          state: c,
+          created_at: c.createdAt,
+          last_inbound_at: c.lastInboundAt,
+          last_escalated_at: c.escalation?.at ?? null,
+          last_resolved_at: c.lastResolvedAt,
+        })),
+      ),
+    ],
+  );
 }
 
 /** When a message answered the customer (for the unread count): a reply sent by the assistant or a person. */
@@ -432,41 +460,38 @@ async function writePages(q: Query, pages: InboxPage[]): Promise<void> {
 
 /**
  * What every conversation shows in the list, derived from its rows (so the result does not depend
- * on the order events arrived in): account, name, last message, unread count, activity.
+ * on the order events arrived in): account, name, last message, unread count. A lateral subquery
+ * over `x` (id, page_id, channel, customer_psid, name_base, event_name); every step is an index
+ * lookup for that one conversation (the inbox may hold hundreds of thousands).
  */
+const SUMMARY_OF_X = `
+  select (select p.account_id from pages p where p.page_id = x.page_id) as account_id,
+         coalesce(f.profile_name, x.name_base) as customer_name,
+         case when f.profile_name is not null then 'profile' when x.event_name is not null then 'meta' else 'fallback' end as name_source,
+         a.last_message_at,
+         a.last_message_preview,
+         a.answered_at,
+         (select count(*) from unnest(a.inbound_at) t where t > coalesce(a.answered_at, '-infinity'::timestamptz))::int as unread_count
+  from (
+    select case when x.channel = 'messenger' then
+             (select cu.profile_name from customers cu where cu.page_id = x.page_id and cu.psid = x.customer_psid and cu.profile_available)
+           end as profile_name
+  ) f
+  -- One pass over the conversation's messages (an index range) gives all three facts.
+  cross join lateral (
+    select max(m.answered_at) as answered_at,
+           (array_agg(m.created_at order by m.created_at desc, m.part desc, m.id desc) filter (where m.status <> 'cancelled'))[1] as last_message_at,
+           (array_agg(m.preview order by m.created_at desc, m.part desc, m.id desc) filter (where m.status <> 'cancelled'))[1] as last_message_preview,
+           array_agg(m.created_at) filter (where m.direction = 'inbound' and not m.removed) as inbound_at
+    from messages m where m.conversation_id = x.id
+  ) a`;
+
+/** Summarizes conversations again whose rows did not change but whose summary may have (a customer's profile arrived). */
 async function summarize(q: Query, conversationIds: string[]): Promise<void> {
-  // Written so that every step is an index lookup per touched conversation (the inbox may hold
-  // hundreds of thousands): the rows by primary key, then scalar and lateral subqueries.
-  const ids = pgTextArray(conversationIds);
   await q(
-    `with touched as materialized (
-       select c.id, c.page_id, c.customer_psid, c.channel, c.customer_name_base, c.state->>'customerEventName' as event_name
+    `with x as materialized (
+       select c.id, c.page_id, c.channel, c.customer_psid, c.customer_name_base as name_base, c.state->>'customerEventName' as event_name
        from conversations c where c.id = any(?::text[])
-     ),
-     facts as (
-       select t.*,
-              (select p.account_id from pages p where p.page_id = t.page_id) as account_id,
-              case when t.channel = 'messenger' then
-                (select cu.profile_name from customers cu where cu.page_id = t.page_id and cu.psid = t.customer_psid and cu.profile_available)
-              end as profile_name,
-              lm.created_at as last_message_at,
-              lm.preview as last_message_preview,
-              (select max(m.answered_at) from messages m where m.conversation_id = t.id) as answered_at
-       from touched t
-       left join lateral (
-         select m.created_at, m.preview from messages m
-         where m.conversation_id = t.id and m.status <> 'cancelled'
-         order by m.created_at desc, m.part desc, m.id desc limit 1
-       ) lm on true
-     ),
-     summary as materialized (
-       select f.*,
-              coalesce(f.profile_name, f.customer_name_base) as customer_name,
-              case when f.profile_name is not null then 'profile' when f.event_name is not null then 'meta' else 'fallback' end as name_source,
-              (select count(*) from messages m
-                where m.conversation_id = f.id and m.direction = 'inbound' and not m.removed
-                  and m.created_at > coalesce(f.answered_at, '-infinity'::timestamptz))::int as unread_count
-       from facts f
      )
      update conversations c set
        account_id = s.account_id,
@@ -478,14 +503,14 @@ async function summarize(q: Query, conversationIds: string[]): Promise<void> {
        unread_count = s.unread_count,
        last_activity_at = greatest(s.last_message_at, c.last_escalated_at, c.last_resolved_at, c.created_at),
        updated_at = now()
-     from summary s
-     where c.id = any(?::text[]) and s.id = c.id
+     from x cross join lateral (${SUMMARY_OF_X}) s
+     where c.id = x.id
        -- Rewriting a row that does not change would only cost index entries and dead tuples.
        and (c.account_id, c.customer_name, c.customer_name_source, c.last_message_at, c.last_message_preview, c.last_answered_at, c.unread_count, c.last_activity_at)
            is distinct from
            (s.account_id, s.customer_name, s.name_source, s.last_message_at, s.last_message_preview, s.answered_at, s.unread_count,
             greatest(s.last_message_at, c.last_escalated_at, c.last_resolved_at, c.created_at))`,
-    [ids, ids],
+    [pgTextArray(conversationIds)],
   );
 }
 
