@@ -5,6 +5,22 @@ import type { Migration } from '@parley/persistence';
  * `projection_rebuild_<id>` while a rebuild builds a new one), so these migrations never name a
  * schema: the database layer sets `search_path` to the copy being migrated.
  */
+/**
+ * Indexes only the API reads: a copy being rebuilt is written without them and builds them once at
+ * the end (one sorted build instead of an entry per row written). The projector's own lookups go
+ * through the primary keys, messages_conversation_time and conversations_page_customer.
+ */
+export const API_ONLY_INDEXES = [
+  'conversations_account_activity',
+  'conversations_page_activity',
+  'conversations_status_activity',
+  'conversations_name_trgm',
+  'messages_mid',
+  'messages_outbound',
+  'messages_text_trgm',
+  'inbox_changes_account',
+] as const;
+
 export const inboxMigrations: Migration[] = [
   {
     name: '0001_inbox',

@@ -37,6 +37,12 @@ export type Projector = {
   readonly db: Database;
   /** Applies one partition's batch (in offset order). */
   applyBatch(batch: { topic: string; partition: number; events: ReadonlyArray<ConsumedEvent> }): Promise<AppliedBatch>;
+  /**
+   * Ends bulk loading (see `bulkLoad`): waits for the batches in flight, holds new ones back, writes
+   * every conversation's summary and builds the deferred indexes; from then on batches summarize as
+   * they write. Safe to call again (after a crash it finds the work done or redoes it).
+   */
+  finishBulkLoad(deferredIndexes: ReadonlyArray<string>): Promise<void>;
 };
 
 export type ProjectorOptions = {
@@ -50,12 +56,22 @@ export type ProjectorOptions = {
    * being rebuilt would fill it with history nobody streams (clients reload after a switch).
    */
   recordChanges?: () => boolean;
+  /**
+   * A copy being rebuilt is written in bulk: conversations without their list summary (one pass over
+   * all of them at the end is far cheaper than one per batch) into tables whose secondary indexes
+   * are built once at the end. Nothing reads such a copy until `finishBulkLoad` has run.
+   */
+  bulkLoad?: boolean;
 };
 
 export function createProjector(options: ProjectorOptions): Projector {
   const { db, logger, context } = options;
   const log = logger.child({ component: 'projector', schema: db.schema });
   const lockNamespace = hashCode(db.schema);
+  const pageLockNamespace = hashCode(`${db.schema}:pages`);
+  let bulk = options.bulkLoad ?? false;
+  // Batches run side by side (one per partition); finishing a bulk load needs them all out of the way.
+  const gate = createGate();
 
   async function applyInTransaction(topic: string, partition: number, events: ReadonlyArray<ConsumedEvent>): Promise<AppliedBatch> {
     return db.transaction(async (_em, tx) => {
@@ -95,10 +111,14 @@ export function createProjector(options: ProjectorOptions): Projector {
            select count(pg_advisory_xact_lock(?, hashtext(id))) from ids`,
           [pgTextArray(conversationIds), lockNamespace],
         );
+        // A conversation's account comes from its Page's row, which a batch of the pages topic may be
+        // writing at the same time (partitions are applied side by side): Page events take their
+        // Pages' locks exclusively, conversation writes share them, so one always sees the other's rows.
+        await lockPages(q, [...new Set(timeline.map((t) => t.event.pageId))], 'shared');
         const slices = await loadSlices(q, conversationIds, timeline.map((t) => t.event));
         const loaded = new Map(slices);
         for (const { id, event } of timeline) slices.set(id, applyEvent(slices.get(id)!, event, context));
-        const changed = await writeSlices(q, loaded, slices);
+        const changed = await writeSlices(q, loaded, slices, { summarize: !bulk });
         result.conversationIds = changed.conversationIds;
         result.newCustomers = changed.newCustomers;
       }
@@ -115,6 +135,7 @@ export function createProjector(options: ProjectorOptions): Projector {
 
       if (pageEvents.length > 0) {
         const pageIds = [...new Set(pageEvents.map((e) => e.pageId))];
+        await lockPages(q, pageIds, 'exclusive');
         const current = new Map(
           (await q<{ page_id: string; account_id: string | null; name: string | null; status: InboxPage['status']; status_reason: string | null }>(
             'select page_id, account_id, name, status, status_reason from pages where page_id = any(?::text[])',
@@ -126,7 +147,7 @@ export function createProjector(options: ProjectorOptions): Projector {
         result.pageIds = pageIds;
       }
 
-      if (resummarize.size > 0) await summarize(q, [...resummarize].sort());
+      if (resummarize.size > 0 && !bulk) await summarize(q, [...resummarize].sort());
       if (result.conversationIds.length > 0 && (options.recordChanges?.() ?? true)) {
         await q(
           `insert into inbox_changes (account_id, conversation_id)
@@ -137,6 +158,15 @@ export function createProjector(options: ProjectorOptions): Projector {
       await q('update projection_offsets set "offset" = ?, updated_at = now() where topic = ? and partition = ?', [events[events.length - 1]!.offset, topic, partition]);
       return result;
     });
+  }
+
+  async function lockPages(q: Query, pageIds: string[], mode: 'shared' | 'exclusive'): Promise<void> {
+    if (pageIds.length === 0) return;
+    await q(
+      `with ids as materialized (select id from unnest(?::text[]) id order by id)
+       select count(${mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock'}(?, hashtext(id))) from ids`,
+      [pgTextArray([...pageIds].sort()), pageLockNamespace],
+    );
   }
 
   async function recordSkipped(record: ConsumedEvent, error: unknown): Promise<void> {
@@ -159,32 +189,86 @@ export function createProjector(options: ProjectorOptions): Projector {
   return {
     schema: db.schema,
     db,
-    async applyBatch({ topic, partition, events }) {
-      if (events.length === 0) return { topic, partition, applied: 0, conversationIds: [], pageIds: [], newCustomers: false };
-      let result: AppliedBatch;
-      try {
-        result = await applyInTransaction(topic, partition, events);
-      } catch (error) {
-        if (isTransientDatabaseError(error)) throw new RetriableError(`the inbox database is unavailable: ${(error as Error).message}`, { cause: error });
-        // One event of the batch cannot be applied: apply them one by one to find it, keep the rest.
-        log.warn({ err: error, topic, partition, size: events.length }, 'batch failed; applying its events one by one');
-        result = { topic, partition, applied: 0, conversationIds: [], pageIds: [], newCustomers: false };
-        for (const record of events) {
-          try {
-            const one = await applyInTransaction(topic, partition, [record]);
-            result.applied += one.applied;
-            result.conversationIds.push(...one.conversationIds);
-            result.pageIds.push(...one.pageIds);
-            result.newCustomers ||= one.newCustomers;
-          } catch (single) {
-            if (isTransientDatabaseError(single)) throw new RetriableError(`the inbox database is unavailable: ${(single as Error).message}`, { cause: single });
-            log.error({ err: single, topic, partition, offset: record.offset, eventId: record.event.id, type: record.event.type }, 'event could not be applied; recorded in skipped_events');
-            await recordSkipped(record, single);
-          }
+    async finishBulkLoad(deferredIndexes) {
+      await gate.exclusive(async () => {
+        if (!bulk && deferredIndexes.length === 0) return;
+        const started = performance.now();
+        await db.transaction(async (_em, tx) => {
+          await db.query('set local jit = off', [], tx);
+          await db.query('set local max_parallel_workers_per_gather = 0', [], tx);
+          await summarizeAll((sql, params) => db.query(sql, params, tx));
+        });
+        // Outside a transaction, one by one: each is a bulk build over the finished tables.
+        for (const definition of deferredIndexes) await db.query(definition);
+        // Statistics now, not whenever autovacuum gets to it: without them the planner picks poor
+        // plans for the API's queries on the copy that is about to serve.
+        await db.query('analyze conversations, messages, customers, pages, conversation_watermarks, pending_events');
+        bulk = false;
+        log.info({ ms: Math.round(performance.now() - started), indexes: deferredIndexes.length }, 'bulk load finished: summaries written, indexes built');
+      });
+    },
+    async applyBatch(batch) {
+      return gate.shared(() => applyOne(batch));
+    },
+  };
+
+  async function applyOne({ topic, partition, events }: { topic: string; partition: number; events: ReadonlyArray<ConsumedEvent> }): Promise<AppliedBatch> {
+    if (events.length === 0) return { topic, partition, applied: 0, conversationIds: [], pageIds: [], newCustomers: false };
+    let result: AppliedBatch;
+    try {
+      result = await applyInTransaction(topic, partition, events);
+    } catch (error) {
+      if (isTransientDatabaseError(error)) throw new RetriableError(`the inbox database is unavailable: ${(error as Error).message}`, { cause: error });
+      // One event of the batch cannot be applied: apply them one by one to find it, keep the rest.
+      log.warn({ err: error, topic, partition, size: events.length }, 'batch failed; applying its events one by one');
+      result = { topic, partition, applied: 0, conversationIds: [], pageIds: [], newCustomers: false };
+      for (const record of events) {
+        try {
+          const one = await applyInTransaction(topic, partition, [record]);
+          result.applied += one.applied;
+          result.conversationIds.push(...one.conversationIds);
+          result.pageIds.push(...one.pageIds);
+          result.newCustomers ||= one.newCustomers;
+        } catch (single) {
+          if (isTransientDatabaseError(single)) throw new RetriableError(`the inbox database is unavailable: ${(single as Error).message}`, { cause: single });
+          log.error({ err: single, topic, partition, offset: record.offset, eventId: record.event.id, type: record.event.type }, 'event could not be applied; recorded in skipped_events');
+          await recordSkipped(record, single);
         }
       }
-      if (result.applied > 0) options.onApplied?.(result);
-      return result;
+    }
+    if (result.applied > 0) options.onApplied?.(result);
+    return result;
+  }
+}
+
+/** Shared holders run side by side; an exclusive one waits for them and holds new ones back. */
+function createGate() {
+  let shared = 0;
+  let exclusive: Promise<void> | null = null;
+  let drained: (() => void) | null = null;
+  return {
+    async shared<T>(work: () => Promise<T>): Promise<T> {
+      while (exclusive) await exclusive;
+      shared++;
+      try {
+        return await work();
+      } finally {
+        shared--;
+        if (shared === 0) drained?.();
+      }
+    },
+    async exclusive(work: () => Promise<void>): Promise<void> {
+      while (exclusive) await exclusive;
+      let release: () => void = () => {};
+      exclusive = new Promise<void>((resolve) => (release = resolve));
+      try {
+        if (shared > 0) await new Promise<void>((resolve) => (drained = resolve));
+        drained = null;
+        await work();
+      } finally {
+        exclusive = null;
+        release();
+      }
     },
   };
 }
@@ -242,6 +326,7 @@ async function writeSlices(
   q: Query,
   before: Map<string, ConversationSlice>,
   after: Map<string, ConversationSlice>,
+  options: { summarize: boolean },
 ): Promise<{ conversationIds: string[]; newCustomers: boolean }> {
   const messages: InboxMessage[] = [];
   const removed: string[] = [];
@@ -351,7 +436,7 @@ async function writeSlices(
   // Last, so that the summary reads the rows written above. A conversation whose messages changed
   // is written even if its state did not: its summary (last message, unread count) did.
   const written = [...touched].map((id) => after.get(id)!.conversation).filter((c): c is ConversationState => c !== null);
-  if (written.length > 0) await writeConversations(q, written);
+  if (written.length > 0) await writeConversations(q, written, options);
   return { conversationIds: [...touched], newCustomers };
 }
 
@@ -360,7 +445,12 @@ async function writeSlices(
  * (see `summaryOf`): one row version per conversation and batch. A row that would not change is
  * left alone (no dead tuple, no index entries).
  */
-async function writeConversations(q: Query, conversations: ConversationState[]): Promise<void> {
+async function writeConversations(q: Query, conversations: ConversationState[], options: { summarize: boolean }): Promise<void> {
+  // Bulk loading: the summary columns get placeholders here and their values from summarizeAll.
+  const summary = options.summarize
+    ? SUMMARY_OF_X
+    : `select null::text as account_id, x.name_base as customer_name, 'fallback' as name_source, null::timestamptz as last_message_at,
+              null::text as last_message_preview, null::timestamptz as answered_at, 0 as unread_count`;
   await q(
     `insert into conversations as c (id, page_id, channel, customer_psid, customer_name_base, status, state, created_at, last_inbound_at,
                               last_escalated_at, last_resolved_at, account_id, customer_name, customer_name_source, last_message_at,
@@ -377,7 +467,7 @@ async function writeConversations(q: Query, conversations: ConversationState[]):
                                               state jsonb, created_at double precision, last_inbound_at double precision,
                                               last_escalated_at double precision, last_resolved_at double precision)
      ) x
-     cross join lateral (${SUMMARY_OF_X}) s
+     cross join lateral (${summary}) s
      order by x.id
      on conflict (id) do update set
        customer_psid = excluded.customer_psid, customer_name_base = excluded.customer_name_base, status = excluded.status,
@@ -511,6 +601,28 @@ async function summarize(q: Query, conversationIds: string[]): Promise<void> {
            (s.account_id, s.customer_name, s.name_source, s.last_message_at, s.last_message_preview, s.answered_at, s.unread_count,
             greatest(s.last_message_at, c.last_escalated_at, c.last_resolved_at, c.created_at))`,
     [pgTextArray(conversationIds)],
+  );
+}
+
+/** Summarizes every conversation (the end of a bulk load). */
+async function summarizeAll(q: Query): Promise<void> {
+  await q(
+    `with x as materialized (
+       select c.id, c.page_id, c.channel, c.customer_psid, c.customer_name_base as name_base, c.state->>'customerEventName' as event_name
+       from conversations c
+     )
+     update conversations c set
+       account_id = s.account_id,
+       customer_name = s.customer_name,
+       customer_name_source = s.name_source,
+       last_message_at = s.last_message_at,
+       last_message_preview = s.last_message_preview,
+       last_answered_at = s.answered_at,
+       unread_count = s.unread_count,
+       last_activity_at = greatest(s.last_message_at, c.last_escalated_at, c.last_resolved_at, c.created_at),
+       updated_at = now()
+     from x cross join lateral (${SUMMARY_OF_X}) s
+     where c.id = x.id`,
   );
 }
 

@@ -6,7 +6,7 @@ import type { Logger } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
 import type { Database } from '@parley/persistence';
 import type { EvolveContext } from '../inbox/evolve.ts';
-import { inboxMigrations } from '../inbox/migrations.ts';
+import { API_ONLY_INDEXES, inboxMigrations } from '../inbox/migrations.ts';
 import { createProjector } from '../inbox/projector.ts';
 import type { AppliedBatch, Projector } from '../inbox/projector.ts';
 import { captureEndOffsets, committedOffsets, deleteConsumerGroup } from './log-positions.ts';
@@ -85,6 +85,7 @@ type RebuildRow = {
   target_offsets: PartitionTarget[] | null;
   progress: RebuildProgress | null;
   error: string | null;
+  deferred_indexes: string[] | null;
 };
 
 class LostLease extends Error {
@@ -124,10 +125,11 @@ export async function startInboxHost(options: InboxHostOptions): Promise<InboxHo
   let liveGroup = state!.group_id;
   let switching = false;
 
-  async function openInbox(schema: string, generation: number): Promise<ActiveInbox> {
+  async function openInbox(schema: string, generation: number, bulkLoad = false): Promise<ActiveInbox> {
     const db = await openDatabase({ databaseUrl: options.databaseUrl, schema, logger, migrations: inboxMigrations, poolSize: options.poolSize });
     const projector = createProjector({
       db,
+      bulkLoad,
       logger,
       context: options.context,
       // Only the serving copy notifies (the stream, the profile enricher); a copy being rebuilt is silent.
@@ -150,6 +152,10 @@ export async function startInboxHost(options: InboxHostOptions): Promise<InboxHo
       // A backlog (catching up, a rebuild) arrives in batches of thousands of events, which the
       // projector folds per conversation: one write per conversation and batch, not per event.
       fetch: { maxBytesPerPartition: 4 * 2 ** 20, maxBytes: 24 * 2 ** 20 },
+      // Two partitions at once keep PostgreSQL busy while this process folds the next batch.
+      // Batches of different topics may name the same conversation: the projector's per-conversation
+      // advisory locks order them.
+      partitionsConsumedConcurrently: 2,
       handleBatch: async (batch) => {
         const result = await inbox.projector.applyBatch(batch);
         await options.afterBatchCommitted?.({ ...result, schema: inbox.schema });
@@ -212,6 +218,21 @@ export async function startInboxHost(options: InboxHostOptions): Promise<InboxHo
     return row;
   }
 
+  /**
+   * Drops the API-only indexes of a new copy (still empty) and records how to build them again; the
+   * record in the rebuild's row lets a replica that resumes it build them too.
+   */
+  async function deferIndexes(db: Database, rebuildId: string): Promise<string[]> {
+    const found = await db.query<{ indexname: string; indexdef: string }>(
+      'select indexname, indexdef from pg_indexes where schemaname = ? and indexname = any(?::text[]) order by indexname',
+      [db.schema, `{${API_ONLY_INDEXES.join(',')}}`],
+    );
+    const definitions = found.map((i) => i.indexdef.replace(/^CREATE INDEX /, 'CREATE INDEX IF NOT EXISTS '));
+    await control.query('update projection_rebuilds set deferred_indexes = ?::jsonb where id = ?', [JSON.stringify(definitions), rebuildId]);
+    for (const { indexname } of found) await db.query(`drop index if exists "${db.schema}"."${indexname}"`);
+    return definitions;
+  }
+
   async function progressOf(inbox: ActiveInbox, groupId: string, targets: PartitionTarget[]): Promise<RebuildProgress> {
     const stored = new Map(
       (await inbox.db.query<{ topic: string; partition: number; offset: string }>('select topic, partition, "offset" from projection_offsets')).map((r) => [
@@ -246,7 +267,8 @@ export async function startInboxHost(options: InboxHostOptions): Promise<InboxHo
           targets = await captureEndOffsets(kafka, options.topics);
           await control.query('update projection_rebuilds set target_offsets = ?::jsonb where id = ?', [JSON.stringify(targets), row.id]);
         }
-        inbox = await openInbox(row.schema_name, 0);
+        inbox = await openInbox(row.schema_name, 0, true);
+        const deferredIndexes = row.deferred_indexes ?? (await deferIndexes(inbox.db, row.id));
         consumer = await consume(inbox, row.group_id);
         rlog.info({ targets: targets.length }, 'rebuild reading the log from the beginning');
         for (;;) {
@@ -257,7 +279,11 @@ export async function startInboxHost(options: InboxHostOptions): Promise<InboxHo
             [JSON.stringify(progress), row.id, instanceId],
           );
           if (held.length === 0) throw new LostLease();
-          if (progress.caughtUp && !switching) break;
+          if (progress.caughtUp && !switching) {
+            // Summaries and the API's indexes, before the copy can serve (batches wait meanwhile).
+            await inbox.projector.finishBulkLoad(deferredIndexes);
+            break;
+          }
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, options.rebuildPollMs ?? 500);
             wake = () => {

@@ -30,4 +30,12 @@ export const controlMigrations: Migration[] = [
        )`,
     ],
   },
+  {
+    name: '0002_rebuild_deferred_indexes',
+    up: [
+      // The secondary indexes a rebuild dropped from its new copy, to build once it has read the log
+      // (CREATE INDEX statements); kept here so that a rebuild resumed by another replica builds them too.
+      `alter table projection_rebuilds add column deferred_indexes jsonb`,
+    ],
+  },
 ];

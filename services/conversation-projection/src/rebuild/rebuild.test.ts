@@ -2,6 +2,7 @@ import type { EventPublisher } from '@parley/messaging';
 import { rebuildView } from '../api/views.ts';
 import type { ProjectionConfig } from '../config.ts';
 import { imageAttachment, inboxEvents } from '../inbox/fixtures.ts';
+import { API_ONLY_INDEXES } from '../inbox/migrations.ts';
 import type { RunningProjection } from '../service.ts';
 import { apiClient, createProjectionTopics, dropSchemas, feed, OUR_APP_ID, sql, startTestProjection, testConfig, testKafka, uniqueName, waitFor } from '../test-support.ts';
 import type { TestTopics } from '../test-support.ts';
@@ -118,6 +119,7 @@ describe('POST /v1/admin/projections/rebuild', () => {
   it('builds a new copy from the log while the old one serves, switches over, and answers exactly as before', async () => {
     const before = await everyAnswer();
     const oldSchema = service.host.current().schema;
+    const oldIndexes = await indexesOf(oldSchema);
     const controller = new AbortController();
     const streamed: string[] = [];
     const stream = await fetch(`${service.url}/v1/stream`, { headers: { authorization: 'Bearer key-acme' }, signal: controller.signal });
@@ -158,6 +160,11 @@ describe('POST /v1/admin/projections/rebuild', () => {
       expect(finished.schema).not.toBe(oldSchema);
 
       expect(await everyAnswer()).toEqual(before);
+      // The copy was written without the API's indexes and built them before it switched: it has
+      // every index the old copy had, and the rebuild recorded which ones it deferred.
+      expect(await indexesOf(finished.schema)).toEqual(oldIndexes);
+      const [rebuildRow] = await sql<{ deferred_indexes: string[] }>(`select deferred_indexes from "${config.DB_SCHEMA}".projection_rebuilds where id = $1`, [started.body.id]);
+      expect(rebuildRow!.deferred_indexes.map((d) => /INDEX IF NOT EXISTS (\w+) ON/.exec(d)?.[1]).sort()).toEqual([...API_ONLY_INDEXES].sort());
       await waitFor(async () => (await sql('select 1 from pg_namespace where nspname = $1', [oldSchema])).length === 0, { description: 'the old copy dropped' });
       await waitFor(() => streamed.join('').includes('event: reset'), { description: 'the stream told to reload' });
 
@@ -171,6 +178,12 @@ describe('POST /v1/admin/projections/rebuild', () => {
     }
   });
 });
+
+/** A copy's indexes, its schema name taken out of their definitions. */
+async function indexesOf(schema: string): Promise<Array<{ indexname: string; indexdef: string }>> {
+  const rows = await sql<{ indexname: string; indexdef: string }>('select indexname, indexdef from pg_indexes where schemaname = $1 order by indexname', [schema]);
+  return rows.map((r) => ({ indexname: r.indexname, indexdef: r.indexdef.replaceAll(`${schema}.`, '').replace('IF NOT EXISTS ', '') }));
+}
 
 describe('rebuilds and restarts, with two replicas', () => {
   it('a rebuild interrupted by a restart resumes; a second replica follows the switch', async () => {
