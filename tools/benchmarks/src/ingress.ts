@@ -38,7 +38,9 @@ async function main() {
   await provisionTopics(createKafkaClient({ brokers, clientId: 'bench', logger }), EVENT_TOPICS);
 
   const bare = await startChild('bare', ['tools/benchmarks/src/bare-webhook-server.ts'], { PORT: '3950', META_APP_SECRET: SECRET }, 3950);
-  const ingress = await startChild('ingress', ['services/ingress/src/main.ts'], {
+  // SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the ingress while it is measured.
+  const nodeArgs = (process.env['SERVICE_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const ingress = await startChild('ingress', [...nodeArgs, 'services/ingress/src/main.ts'], {
     PORT: '3951',
     KAFKA_BROKERS: brokers.join(','),
     META_APP_SECRET: SECRET,
@@ -47,6 +49,19 @@ async function main() {
   }, 3951);
 
   const results: Result[] = [];
+  // ONLY=ingress-max: just the ingress at its maximum rate (to profile it), no table.
+  if (process.env['ONLY'] === 'ingress-max') {
+    try {
+      await load('warm-up', 'http://127.0.0.1:3951', 3, connections);
+      const r = await load('ingress + Kafka (acks=all), max rate', 'http://127.0.0.1:3951', durationS, connections, undefined, ingress.child);
+      console.log(`ingress max rate: ${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}, peak RSS ${r.peakRssMiB?.toFixed(0)} MiB`);
+    } finally {
+      bare.child.kill('SIGTERM');
+      ingress.child.kill('SIGTERM');
+      await stopInfra?.();
+    }
+    return;
+  }
   try {
     // Warm up both (JIT, connections, producer metadata), then measure.
     await load('warm-up', 'http://127.0.0.1:3950', 3, connections);

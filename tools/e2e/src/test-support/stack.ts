@@ -89,7 +89,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const start = async (name: ServiceName) => {
     const definition = SERVICES.find((s) => s.name === name)!;
     const env = { ...process.env, ...processEnvironment({ ...definition, port: ports.get(name)! }, shared), ...options.env?.[name] };
-    const child = spawn(process.execPath, [join(root, definition.entry)], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // STACK_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles every service (benchmarks).
+    const nodeArgs = (process.env['STACK_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, join(root, definition.entry)], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const lines = output.get(name) ?? [];
     output.set(name, lines);
     const collect = (chunk: Buffer) => {
