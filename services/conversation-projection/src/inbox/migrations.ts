@@ -7,16 +7,16 @@ import type { Migration } from '@parley/persistence';
  */
 /**
  * Indexes only the API reads: a copy being rebuilt is written without them and builds them once at
- * the end (one sorted build instead of an entry per row written). The projector's own lookups go
- * through the primary keys, messages_conversation_time and conversations_page_customer.
+ * the end (one sorted build instead of an entry per row written). The projector's own lookups need
+ * the others: primary keys, messages_conversation_time, messages_mid and messages_outbound (an echo
+ * or a receipt names a message by Meta's mid or our outboundId; without those indexes each batch
+ * walks every message of thousands of conversations), conversations_page_customer.
  */
 export const API_ONLY_INDEXES = [
   'conversations_account_activity',
   'conversations_page_activity',
   'conversations_status_activity',
   'conversations_name_trgm',
-  'messages_mid',
-  'messages_outbound',
   'messages_text_trgm',
   'inbox_changes_account',
 ] as const;
