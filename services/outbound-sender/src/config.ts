@@ -24,8 +24,12 @@ export const configShape = {
   CONSUME_FROM_BEGINNING: env.boolean(true),
   /** Send API calls per second per Page (typing indicators count). */
   PAGE_SEND_RATE_PER_SECOND: positiveInt(20),
-  /** Sends worked on at once by this replica. */
-  DISPATCH_CONCURRENCY: positiveInt(4),
+  /**
+   * Sends worked on at once by this replica. Each spends most of its time waiting (two Graph calls,
+   * a dozen short statements), so more than the cores: with 4, sends queued for seconds at 20
+   * answers a second (benchmarks.md); 12 holds at most 32 database connections (2 per send + 8).
+   */
+  DISPATCH_CONCURRENCY: positiveInt(12),
   DISPATCH_POLL_MS: positiveInt(500),
   SEND_MAX_ATTEMPTS: positiveInt(8),
   SEND_RETRY_BASE_MS: positiveInt(1_000),
