@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
@@ -109,8 +109,11 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
 
 export type RunningServer = { server: Server; port: number; url: string; close(): Promise<void> };
 
-/** Starts listening (port 0 picks a free port) and closes gracefully: in-flight requests finish. */
-export async function startHttpServer(app: Express, port: number, host = '0.0.0.0'): Promise<RunningServer> {
+/**
+ * Starts listening (port 0 picks a free port) and closes gracefully: in-flight requests finish.
+ * `app` is an express app, or a listener that serves a hot route itself and hands the rest to one.
+ */
+export async function startHttpServer(app: Express | RequestListener, port: number, host = '0.0.0.0'): Promise<RunningServer> {
   const server = createServer(app);
   // Meta and load balancers keep connections alive; keep ours a little longer than theirs.
   server.keepAliveTimeout = 65_000;

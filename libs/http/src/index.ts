@@ -1,4 +1,4 @@
 export { createHttpApp, jsonBody, rawBody, startHttpServer } from './app.ts';
 export type { HttpAppOptions, ReadinessCheck, RunningServer } from './app.ts';
-export { HttpProblem, sendProblem } from './problem.ts';
+export { HttpProblem, problemBody, sendProblem, writeProblem } from './problem.ts';
 export type { Problem } from './problem.ts';

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { Response } from 'express';
 
 /**
@@ -23,10 +24,19 @@ export class HttpProblem extends Error {
   }
 }
 
-export function sendProblem(res: Response, problem: Problem): void {
+/** The RFC 9457 body of a problem. */
+export function problemBody(problem: Problem, instance: string | undefined): Record<string, unknown> {
   const { type, ...rest } = problem;
-  res
-    .status(problem.status)
-    .type('application/problem+json')
-    .json({ type: type ?? `https://parley.dev/problems/${problem.code}`, ...rest, instance: res.req?.originalUrl });
+  return { type: type ?? `https://parley.dev/problems/${problem.code}`, ...rest, instance };
+}
+
+export function sendProblem(res: Response, problem: Problem): void {
+  res.status(problem.status).type('application/problem+json').json(problemBody(problem, res.req?.originalUrl));
+}
+
+/** The same answer from a plain `node:http` handler (a route served without express). */
+export function writeProblem(res: ServerResponse, problem: Problem, instance: string | undefined, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify(problemBody(problem, instance));
+  res.writeHead(problem.status, { ...headers, 'content-type': 'application/problem+json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
 }

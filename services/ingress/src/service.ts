@@ -4,7 +4,7 @@ import { createMetricsRegistry } from '@parley/observability';
 import type { Logger } from '@parley/observability';
 import { RecentEventIds } from './webhook/dedupe.ts';
 import { SenderRateLimit } from './webhook/rate-limit.ts';
-import { mountWebhookRoutes } from './webhook/routes.ts';
+import { createWebhookReceiver, mountWebhookHandshake, serveWebhookPosts } from './webhook/routes.ts';
 
 export type IngressConfig = {
   KAFKA_BROKERS: string[];
@@ -35,26 +35,28 @@ export async function startIngress(config: IngressConfig, deps: { logger: Logger
     return lastCheck.ok;
   };
 
+  const webhook = {
+    appSecrets: config.META_APP_SECRET,
+    verifyToken: config.META_VERIFY_TOKEN,
+    publisher,
+    recentIds: new RecentEventIds({ windowMs: config.DEDUPE_WINDOW_MS }),
+    rateLimit: new SenderRateLimit({ limit: config.SENDER_LIMIT_PER_MINUTE, windowMs: 60_000 }),
+    logger,
+    metrics,
+    bodyLimitBytes: config.WEBHOOK_BODY_LIMIT_BYTES,
+    publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
+    now: deps.now ?? (() => new Date()),
+  };
   const app = createHttpApp({
     service: 'ingress',
     logger,
     metrics,
     readiness: { kafka: brokerReachable },
-    routes: (app) =>
-      mountWebhookRoutes(app, {
-        appSecrets: config.META_APP_SECRET,
-        verifyToken: config.META_VERIFY_TOKEN,
-        publisher,
-        recentIds: new RecentEventIds({ windowMs: config.DEDUPE_WINDOW_MS }),
-        rateLimit: new SenderRateLimit({ limit: config.SENDER_LIMIT_PER_MINUTE, windowMs: 60_000 }),
-        logger,
-        metrics,
-        bodyLimitBytes: config.WEBHOOK_BODY_LIMIT_BYTES,
-        publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
-        now: deps.now ?? (() => new Date()),
-      }),
+    routes: (app) => mountWebhookHandshake(app, webhook),
   });
-  const server = await startHttpServer(app, config.PORT);
+  // Webhook POSTs are served before express (the hot path); the rest is the express app.
+  const listener = serveWebhookPosts({ receive: createWebhookReceiver(webhook), app, bodyLimitBytes: config.WEBHOOK_BODY_LIMIT_BYTES, metrics, logger });
+  const server = await startHttpServer(listener, config.PORT);
   logger.info({ port: server.port }, 'ingress listening');
   return {
     url: server.url,
