@@ -137,9 +137,11 @@ describe('POST /webhooks/messenger against a real broker', () => {
     const pageId = uniqueName('page');
     const body = JSON.stringify({ object: 'page', entry: [{ id: pageId, time: Date.now(), messaging: [message(pageId, 'c1', `${pageId}-x`)] }] });
 
-    const unsigned = await fetch(`${ingress.url}/webhooks/messenger`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const unsigned = await fetch(`${ingress.url}/webhooks/messenger`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'trace-me-1' }, body });
     expect(unsigned.status).toBe(401);
-    expect(await unsigned.json()).toMatchObject({ code: 'signature_missing' });
+    // Served without express, but with the same problem+json and request id as every other route.
+    expect(unsigned.headers.get('x-request-id')).toBe('trace-me-1');
+    expect(await unsigned.json()).toMatchObject({ type: 'https://parley.dev/problems/signature_missing', code: 'signature_missing', status: 401, title: 'Invalid signature' });
     const wrong = await post(body, { 'x-hub-signature-256': signatureHeader(body, 'someone-else') });
     expect(wrong.status).toBe(401);
     expect(await wrong.json()).toMatchObject({ code: 'signature_mismatch' });
@@ -152,6 +154,23 @@ describe('POST /webhooks/messenger against a real broker', () => {
     expect(await notMeta.json()).toMatchObject({ code: 'not_a_meta_webhook' });
     const huge = await post(JSON.stringify({ object: 'page', entry: [], padding: 'x'.repeat(70 * 1024) }));
     expect(huge.status).toBe(413);
+    expect(huge.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await huge.json()).toMatchObject({ code: 'body_too_large', status: 413, instance: '/webhooks/messenger' });
+    // Without a Content-Length (chunked), the limit is found while reading.
+    const chunks = [`{"object":"page","entry":[],"padding":"`, 'x'.repeat(40 * 1024), 'x'.repeat(40 * 1024), '"}'];
+    const chunked = await fetch(`${ingress.url}/webhooks/messenger`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hub-signature-256': signatureHeader(chunks.join(''), SECRET) },
+      body: new ReadableStream({
+        start(controller) {
+          for (const chunk of chunks) controller.enqueue(new TextEncoder().encode(chunk));
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(chunked.status).toBe(413);
+    expect(await chunked.json()).toMatchObject({ code: 'body_too_large' });
 
     const marker = JSON.stringify({ object: 'page', entry: [{ id: pageId, time: Date.now(), messaging: [message(pageId, 'c1', `${pageId}-marker`)] }] });
     expect((await post(marker)).status).toBe(200);
@@ -163,5 +182,15 @@ describe('POST /webhooks/messenger against a real broker', () => {
     const res = await fetch(`${ingress.url}/readyz`);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ checks: { kafka: true } });
+  });
+
+  it('counts webhook POSTs in the request-duration metric like every other route', async () => {
+    const metrics = await (await fetch(`${ingress.url}/metrics`)).text();
+    const count = (status: number) =>
+      Number(new RegExp(`http_request_duration_seconds_count\\{[^}]*method="POST",route="/webhooks/messenger",status="${status}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+    // Earlier tests in this file posted accepted, unsigned and oversized webhooks.
+    expect(count(200)).toBeGreaterThan(0);
+    expect(count(401)).toBeGreaterThan(0);
+    expect(count(413)).toBeGreaterThan(0);
   });
 });
