@@ -196,7 +196,7 @@ export function createProjector(options: ProjectorOptions): Projector {
         await db.transaction(async (_em, tx) => {
           await db.query('set local jit = off', [], tx);
           await db.query('set local max_parallel_workers_per_gather = 0', [], tx);
-          await summarizeAll((sql, params) => db.query(sql, params, tx));
+          await summarize((sql, params) => db.query(sql, params, tx), 'all');
         });
         // Outside a transaction, one by one: each is a bulk build over the finished tables.
         for (const definition of deferredIndexes) await db.query(definition);
@@ -446,7 +446,7 @@ async function writeSlices(
  * left alone (no dead tuple, no index entries).
  */
 async function writeConversations(q: Query, conversations: ConversationState[], options: { summarize: boolean }): Promise<void> {
-  // Bulk loading: the summary columns get placeholders here and their values from summarizeAll.
+  // Bulk loading: the summary columns get placeholders here and their values from summarize(…, 'all').
   const summary = options.summarize
     ? SUMMARY_OF_X
     : `select null::text as account_id, x.name_base as customer_name, 'fallback' as name_source, null::timestamptz as last_message_at,
@@ -576,12 +576,16 @@ const SUMMARY_OF_X = `
     from messages m where m.conversation_id = x.id
   ) a`;
 
-/** Summarizes conversations again whose rows did not change but whose summary may have (a customer's profile arrived). */
-async function summarize(q: Query, conversationIds: string[]): Promise<void> {
+/**
+ * Writes the summary of `conversationIds` again (a customer's profile arrived: their rows did not
+ * change, their summary may have), or of every conversation (`'all'`: the end of a bulk load).
+ */
+async function summarize(q: Query, conversationIds: string[] | 'all'): Promise<void> {
+  const some = conversationIds !== 'all';
   await q(
     `with x as materialized (
        select c.id, c.page_id, c.channel, c.customer_psid, c.customer_name_base as name_base, c.state->>'customerEventName' as event_name
-       from conversations c where c.id = any(?::text[])
+       from conversations c ${some ? 'where c.id = any(?::text[])' : ''}
      )
      update conversations c set
        account_id = s.account_id,
@@ -600,29 +604,7 @@ async function summarize(q: Query, conversationIds: string[]): Promise<void> {
            is distinct from
            (s.account_id, s.customer_name, s.name_source, s.last_message_at, s.last_message_preview, s.answered_at, s.unread_count,
             greatest(s.last_message_at, c.last_escalated_at, c.last_resolved_at, c.created_at))`,
-    [pgTextArray(conversationIds)],
-  );
-}
-
-/** Summarizes every conversation (the end of a bulk load). */
-async function summarizeAll(q: Query): Promise<void> {
-  await q(
-    `with x as materialized (
-       select c.id, c.page_id, c.channel, c.customer_psid, c.customer_name_base as name_base, c.state->>'customerEventName' as event_name
-       from conversations c
-     )
-     update conversations c set
-       account_id = s.account_id,
-       customer_name = s.customer_name,
-       customer_name_source = s.name_source,
-       last_message_at = s.last_message_at,
-       last_message_preview = s.last_message_preview,
-       last_answered_at = s.answered_at,
-       unread_count = s.unread_count,
-       last_activity_at = greatest(s.last_message_at, c.last_escalated_at, c.last_resolved_at, c.created_at),
-       updated_at = now()
-     from x cross join lateral (${SUMMARY_OF_X}) s
-     where c.id = x.id`,
+    some ? [pgTextArray(conversationIds)] : [],
   );
 }
 
