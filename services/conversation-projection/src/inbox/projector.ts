@@ -1,3 +1,4 @@
+import { messengerConversationId } from '@parley/contracts';
 import type { EventOf, ParleyEvent } from '@parley/contracts';
 import type { ConsumedEvent } from '@parley/messaging';
 import { RetriableError } from '@parley/messaging';
@@ -104,13 +105,18 @@ export function createProjector(options: ProjectorOptions): Projector {
       }
 
       const conversationIds = [...new Set(timeline.map((t) => t.id))].sort();
-      if (conversationIds.length > 0) {
-        // Another replica (or a partition of another topic) may touch the same conversations.
+      // Another replica, or a batch of another topic applied beside this one, may touch the same
+      // conversations: their locks, in one order, before anything is read. A profile changes its
+      // conversation's summary, so it takes that conversation's lock too.
+      const locked = [...new Set([...conversationIds, ...profiles.filter((p) => p.data.channel === 'messenger').map((p) => messengerConversationId(p.pageId, p.data.customer.psid))])].sort();
+      if (locked.length > 0) {
         await q(
           `with ids as materialized (select id from unnest(?::text[]) id order by id)
            select count(pg_advisory_xact_lock(?, hashtext(id))) from ids`,
-          [pgTextArray(conversationIds), lockNamespace],
+          [pgTextArray(locked), lockNamespace],
         );
+      }
+      if (conversationIds.length > 0) {
         // A conversation's account comes from its Page's row, which a batch of the pages topic may be
         // writing at the same time (partitions are applied side by side): Page events take their
         // Pages' locks exclusively, conversation writes share them, so one always sees the other's rows.
