@@ -50,32 +50,28 @@ async function main() {
 
   const results: Result[] = [];
   // ONLY=ingress-max: just the ingress at its maximum rate (to profile it), no table.
-  if (process.env['ONLY'] === 'ingress-max') {
-    try {
+  const onlyIngressMax = process.env['ONLY'] === 'ingress-max';
+  try {
+    if (onlyIngressMax) {
       await load('warm-up', 'http://127.0.0.1:3951', 3, connections);
       const r = await load('ingress + Kafka (acks=all), max rate', 'http://127.0.0.1:3951', durationS, connections, undefined, ingress.child);
       console.log(`ingress max rate: ${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}, peak RSS ${r.peakRssMiB?.toFixed(0)} MiB`);
-    } finally {
-      bare.child.kill('SIGTERM');
-      ingress.child.kill('SIGTERM');
-      await stopInfra?.();
+    } else {
+      // Warm up both (JIT, connections, producer metadata), then measure.
+      await load('warm-up', 'http://127.0.0.1:3950', 3, connections);
+      await load('warm-up', 'http://127.0.0.1:3951', 3, connections);
+      // The fixed rate first, so that the peak memory reported for it is that load's, not the max run's.
+      results.push(await load(`bare http + HMAC, ${fixedRate} req/s`, 'http://127.0.0.1:3950', durationS, connections, fixedRate, bare.child));
+      results.push(await load(`ingress + Kafka (acks=all), ${fixedRate} req/s`, 'http://127.0.0.1:3951', durationS, connections, fixedRate, ingress.child));
+      results.push(await load('bare http + HMAC, max rate', 'http://127.0.0.1:3950', durationS, connections, undefined, bare.child));
+      results.push(await load('ingress + Kafka (acks=all), max rate', 'http://127.0.0.1:3951', durationS, connections, undefined, ingress.child));
     }
-    return;
-  }
-  try {
-    // Warm up both (JIT, connections, producer metadata), then measure.
-    await load('warm-up', 'http://127.0.0.1:3950', 3, connections);
-    await load('warm-up', 'http://127.0.0.1:3951', 3, connections);
-    // The fixed rate first, so that the peak memory reported for it is that load's, not the max run's.
-    results.push(await load(`bare http + HMAC, ${fixedRate} req/s`, 'http://127.0.0.1:3950', durationS, connections, fixedRate, bare.child));
-    results.push(await load(`ingress + Kafka (acks=all), ${fixedRate} req/s`, 'http://127.0.0.1:3951', durationS, connections, fixedRate, ingress.child));
-    results.push(await load('bare http + HMAC, max rate', 'http://127.0.0.1:3950', durationS, connections, undefined, bare.child));
-    results.push(await load('ingress + Kafka (acks=all), max rate', 'http://127.0.0.1:3951', durationS, connections, undefined, ingress.child));
   } finally {
     bare.child.kill('SIGTERM');
     ingress.child.kill('SIGTERM');
     await stopInfra?.();
   }
+  if (onlyIngressMax) return;
 
   const maxBare = results[2]!;
   const maxIngress = results[3]!;

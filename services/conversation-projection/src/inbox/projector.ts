@@ -448,7 +448,7 @@ async function writeSlices(
 
 /**
  * Upserts conversations with their state and, in the same statement, what the list shows of them
- * (see `summaryOf`): one row version per conversation and batch. A row that would not change is
+ * (see `SUMMARY_OF_X`): one row version per conversation and batch. A row that would not change is
  * left alone (no dead tuple, no index entries).
  */
 async function writeConversations(q: Query, conversations: ConversationState[], options: { summarize: boolean }): Promise<void> {
