@@ -46,6 +46,16 @@ type CommonOptions = {
 export type EventConsumerOptions = CommonOptions & {
   /** Handles one event; the offset is committed only after it resolves. */
   handle(event: ParleyEvent, position: ConsumedEvent): Promise<void>;
+  /**
+   * Optional: handles consecutive events of one partition together (e.g. in one transaction with
+   * set-based statements), with exactly the effect of `handle` on each of them in order. When it
+   * fails, for any reason, its events are handled again one by one with `handle`, with the usual
+   * retries and dead-lettering — so a poison event costs its batch a detour, never its neighbours'
+   * delivery. It must therefore be safe to repeat (handlers here record what they applied).
+   */
+  handleMany?(events: ConsumedEvent[]): Promise<void>;
+  /** Most events given to `handleMany` at once (default 100): the bound of one transaction's work. */
+  maxEventsPerCall?: number;
 };
 
 export type BatchConsumerOptions = CommonOptions & {
@@ -71,11 +81,32 @@ export type RunningConsumer = {
  * - handler error → retried per its `retriable` flag (see retryVerdict), then the DLQ.
  */
 export async function startEventConsumer(options: EventConsumerOptions): Promise<RunningConsumer> {
-  return runConsumer({ partitionsConsumedConcurrently: 4, ...options }, async (records, tools) => {
+  const log = options.logger.child({ consumerGroup: options.groupId });
+  const handleOneByOne = async (records: ConsumedEvent[], tools: Tools) => {
     for (const record of records) {
       if (!tools.isRunning()) return;
       await tools.withRetry([record], () => options.handle(record.event, record));
       tools.resolve(record.offset);
+    }
+  };
+  const handleMany = options.handleMany;
+  const perCall = Math.max(1, options.maxEventsPerCall ?? 100);
+  return runConsumer({ partitionsConsumedConcurrently: 4, ...options }, async (records, tools) => {
+    if (!handleMany) return handleOneByOne(records, tools);
+    for (let start = 0; start < records.length; start += perCall) {
+      if (!tools.isRunning()) return;
+      const chunk = records.slice(start, start + perCall);
+      if (chunk.length === 1) {
+        await handleOneByOne(chunk, tools);
+        continue;
+      }
+      try {
+        await tools.withTrace(chunk[0]!, () => handleMany(chunk));
+        tools.resolve(chunk[chunk.length - 1]!.offset);
+      } catch (error) {
+        log.warn({ err: error, topic: chunk[0]!.topic, partition: chunk[0]!.partition, events: chunk.length }, 'handling events together failed; handling them one by one');
+        await handleOneByOne(chunk, tools);
+      }
     }
   });
 }
@@ -91,6 +122,8 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
 
 type Tools = {
   isRunning(): boolean;
+  /** Runs `work` in a span that continues the record's trace. */
+  withTrace(record: ConsumedEvent, work: () => Promise<void>): Promise<void>;
   resolve(offset: string): void;
   withRetry(records: ConsumedEvent[], work: () => Promise<void>): Promise<void>;
 };
@@ -138,6 +171,7 @@ async function runConsumer(
       }
       const tools: Tools = {
         isRunning: () => running && isRunning() && !isStale(),
+        withTrace: (record, work) => withTraceContext(record, options.groupId, work),
         resolve: (offset) => resolveOffset(offset),
         withRetry: async (records, work) => {
           for (let attempt = 1; ; attempt++) {

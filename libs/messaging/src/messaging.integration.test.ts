@@ -130,6 +130,55 @@ describe('messaging over a real broker', () => {
     expect(dead[0]!.headers).toMatchObject({ 'dlq-reason': 'handler_failed', 'dlq-error': 'this record breaks a rule' });
   });
 
+  it('hands waiting events to handleMany together, in chunks of maxEventsPerCall, in order', async () => {
+    const topic = uniqueName('t-many');
+    await createTopics(topic, deadLetterTopic(topic));
+    await publishTo(topic, Array.from({ length: 25 }, (_, i) => readEvent('p6', i)));
+    const calls: number[][] = [];
+    const single: number[] = [];
+    running.push(
+      await startEventConsumer({
+        kafka, publisher, logger, groupId: uniqueName('g'), topics: [topic], maxEventsPerCall: 10,
+        handle: async (e) => void single.push((e.data as { watermark: number }).watermark),
+        handleMany: async (events) => void calls.push(events.map((e) => (e.event.data as { watermark: number }).watermark)),
+      }),
+    );
+    await waitFor(() => calls.flat().length + single.length === 25, { description: '25 events handled' });
+    // Published before the consumer started, they arrive in one fetch: chunks of 10, 10 and 5.
+    expect(calls).toEqual([Array.from({ length: 10 }, (_, i) => i), Array.from({ length: 10 }, (_, i) => i + 10), Array.from({ length: 5 }, (_, i) => i + 20)]);
+    expect(single).toEqual([]);
+  });
+
+  it('handles a failed handleMany chunk one by one, so only its poison event is dead-lettered', async () => {
+    const topic = uniqueName('t-many-poison');
+    await createTopics(topic, deadLetterTopic(topic));
+    await publishTo(topic, Array.from({ length: 6 }, (_, i) => readEvent('p7', i)));
+    const together: number[] = [];
+    const oneByOne: number[] = [];
+    const watermark = (e: ParleyEvent) => (e.data as { watermark: number }).watermark;
+    running.push(
+      await startEventConsumer({
+        kafka, publisher, logger, groupId: uniqueName('g'), topics: [topic],
+        retry: { initialBackoffMs: 10, maxBackoffMs: 50, maxBoundedAttempts: 2 },
+        handle: async (e) => {
+          if (watermark(e) === 3) throw new PermanentError('event 3 breaks a rule');
+          oneByOne.push(watermark(e));
+        },
+        handleMany: async (events) => {
+          if (events.some((e) => watermark(e.event) === 3)) throw new Error('one of these breaks a rule');
+          together.push(...events.map((e) => watermark(e.event)));
+        },
+      }),
+    );
+    await waitFor(() => together.length + oneByOne.length === 5, { description: 'the five good events handled' });
+    expect(together).toEqual([]);
+    expect(oneByOne).toEqual([0, 1, 2, 4, 5]);
+    const dead = await readRaw(deadLetterTopic(topic), 1);
+    expect(dead).toHaveLength(1);
+    expect(JSON.parse(dead[0]!.value!)).toMatchObject({ data: { watermark: 3 } });
+    expect(dead[0]!.headers).toMatchObject({ 'dlq-reason': 'handler_failed', 'dlq-error': 'event 3 breaks a rule' });
+  });
+
   it('gives a batch consumer each partition\'s valid events in order', async () => {
     const topic = uniqueName('t-batch');
     await createTopics(topic, deadLetterTopic(topic));
