@@ -34,7 +34,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -124,6 +124,8 @@ type PhaseResult = {
   firstCallP50: number;
   /** A few of the answers that were not the built-in assistant's answer to the question. */
   wrongExamples: string[];
+  /** CPU milliseconds each of the system's processes (and the broker and database) used per answered message, from sending to the end of the drain. */
+  cpuMsPerAnswer: Array<{ name: string; ms: number }>;
   held: boolean;
   /** Per conversation: the webhook time, the first Send API call, the answer (for the stage breakdown). */
   samples: Map<string, { t0: number; firstCall: number | undefined; answer: number | undefined }>;
@@ -298,6 +300,7 @@ async function runPhase(target: Target, rate: number, seconds: number): Promise<
   const answered: Answered = new Map();
   const firstCalls = new Map<string, number>();
   const phaseStart = Date.now();
+  const cpuBefore = cpuOf(target);
   const start = performance.now();
   let sent = 0;
   let page = 0;
@@ -341,6 +344,8 @@ async function runPhase(target: Target, rate: number, seconds: number): Promise<
       if (wrongExamples.size < 3) wrongExamples.add(`"${QUESTIONS[question]}" → "${answer.text ?? '[no text]'}"`);
     }
   }
+  const cpuAfter = cpuOf(target);
+  const cpuMsPerAnswer = cpuAfter.map(({ name, ms }) => ({ name, ms: (ms - (cpuBefore.find((b) => b.name === name)?.ms ?? 0)) / Math.max(1, answered.size) }));
   latencies.sort((a, b) => a - b);
   firstCallLatencies.sort((a, b) => a - b);
   const webhooks = await webhookStats(target, phaseStart);
@@ -362,6 +367,7 @@ async function runPhase(target: Target, rate: number, seconds: number): Promise<
     ...webhooks,
     firstCallP50: percentile(firstCallLatencies, 0.5),
     wrongExamples: [...wrongExamples],
+    cpuMsPerAnswer,
     samples: new Map([...pending].map(([key, { t0 }]) => [key, { t0, firstCall: firstCalls.get(key), answer: answered.get(key)?.at }])),
     held: answered.size === sent && p99 < P99_LIMIT_MS,
   };
@@ -412,6 +418,48 @@ async function settle(target: Target, timeoutMs = 30_000, done: () => boolean = 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
+}
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** utime + stime of one process, in ms (0 when it is gone). */
+function cpuMsOfPid(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** Processes whose command line contains `needle` (PostgreSQL's backends come and go: summed at each reading). */
+function pidsMatching(needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/**
+ * CPU used so far by the target's processes, and by the Kafka broker and PostgreSQL (shared by both
+ * systems, so only meaningful for Parley; Bottender uses neither). A PostgreSQL backend that exits
+ * during the phase takes its CPU with it, so the database's share is a lower bound.
+ */
+function cpuOf(target: Target): Array<{ name: string; ms: number }> {
+  const sum = (pids: number[]) => pids.reduce((total, pid) => total + cpuMsOfPid(pid), 0);
+  return [
+    ...target.processes().map(({ name, pid }) => ({ name, ms: pid === undefined ? 0 : cpuMsOfPid(pid) })),
+    { name: 'kafka broker', ms: sum(pidsMatching('kafka.Kafka')) },
+    { name: 'postgresql', ms: sum(pidsMatching('postgres:')) },
+    { name: 'benchmark (simulators)', ms: cpuMsOfPid(process.pid) },
+  ];
 }
 
 /** VmHWM: the process's peak resident set since it started; VmRSS: now. */
@@ -569,6 +617,16 @@ function report(input: {
     };
     console.log(`| ${r.rate} | ${steady.includes(r) ? 'steady' : 'step'} | ${spans.map(cell).join(' | ')} |`);
   }
+
+  console.log('\n### CPU per answered message (ms), from the first message of a phase to the end of its drain\n');
+  const phases = [...steady, ...steps].filter((r) => r.system === 'Parley');
+  console.log(`| process | ${phases.map((r) => `${r.rate}/s ${steady.includes(r) ? 'steady' : 'step'}`).join(' | ')} |`);
+  console.log(`|---|${phases.map(() => '---:').join('|')}|`);
+  for (const { name } of phases[0]?.cpuMsPerAnswer ?? []) {
+    console.log(`| ${name} | ${phases.map((r) => (r.cpuMsPerAnswer.find((c) => c.name === name)?.ms ?? NaN).toFixed(1)).join(' | ')} |`);
+  }
+  const bottenderCpu = [...steady, ...steps].filter((r) => r.system === 'Bottender').map((r) => `${r.rate}/s: ${(r.cpuMsPerAnswer.find((c) => c.name === 'bottender')?.ms ?? NaN).toFixed(1)}`);
+  console.log(`\nBottender's process, for comparison: ${bottenderCpu.join(', ')} ms per answer.`);
 
   console.log(`\n### Resident memory (MiB): peak (VmHWM) after the steady ${RATE}/s phase, and at the end of the step-up\n`);
   console.log('| process | peak after steady | peak at end | resident at end | under 256 MiB |');
