@@ -257,6 +257,28 @@ describe('decisions', () => {
     expect(eventsOf('outbound.send.requested', (e) => e.pageId === pageId)).toHaveLength(1);
   });
 
+  it('decides a burst of waiting events (several per conversation, a duplicate among them) as it would one at a time', async () => {
+    const pageId = newPageId();
+    await connectPage(pageId);
+    await putSettings(pageId, { ...baseSettings, greetingMessage: 'Welcome!' });
+    const at = new Date();
+    const burst = ['customer-a', 'customer-b', 'customer-c'].flatMap((psid) =>
+      [1, 2, 3].map((n) => messageReceived({ pageId, psid, at: new Date(at.getTime() + n), text: `Question ${n} from ${psid}?` })),
+    );
+    // One publish: the consumer finds them waiting together (and the second copy of one of them).
+    await publisher.publish([...burst, burst[4]!]);
+    await waitFor(() => burst.every((m) => seen.some((e) => e.type === 'conversation.reply.requested' && e.causationId === m.id)), {
+      description: 'a decision for each of the nine messages',
+      timeoutMs: 30_000,
+    });
+    for (const message of burst) expect(seen.filter((e) => e.type.startsWith('conversation.reply.') && e.causationId === message.id)).toHaveLength(1);
+    // Each conversation greeted once, on its first message: later events of a batch see the earlier ones' effects.
+    const greetings = eventsOf('outbound.send.requested', (e) => e.pageId === pageId && e.data.purpose === 'greeting');
+    expect(greetings.map((g) => g.causationId).sort()).toEqual([burst[0]!.id, burst[3]!.id, burst[6]!.id].sort());
+    const state = await store.loadConversation(burst[8]!.conversationId!);
+    expect(state).toMatchObject({ lastInboundEventId: burst[8]!.id, firstContactSeen: true });
+  });
+
   it('suppresses messages for a Page it has never seen connected, after waiting briefly for the connection', async () => {
     const message = messageReceived({ pageId: newPageId(), at: new Date() });
     await publisher.publish([message]);

@@ -3,7 +3,7 @@ import { TOPICS } from '@parley/contracts';
 import type { ParleyEvent } from '@parley/contracts';
 import { createHttpApp, startHttpServer } from '@parley/http';
 import { createEventPublisher, createKafkaClient, isBrokerReachable, startEventConsumer } from '@parley/messaging';
-import type { RunningConsumer } from '@parley/messaging';
+import type { ConsumedEvent, RunningConsumer } from '@parley/messaging';
 import { createMetricsRegistry } from '@parley/observability';
 import type { Logger, Registry } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
@@ -70,7 +70,12 @@ export async function startRules(config: RulesConfig, deps: RulesDeps): Promise<
   const group = (name: string) => `${config.CONSUMER_GROUP_PREFIX}.${name}`;
   const pageFilter = config.PAGE_ID_FILTER;
   const scoped = (handle: (event: ParleyEvent) => Promise<void>) => (pageFilter === null ? handle : async (event: ParleyEvent) => (pageFilter.test(event.pageId) ? handle(event) : undefined));
-  const conversationEvents = scoped(createConversationEventsHandler({ store }));
+  // Handlers of several events at once serve both consumer callbacks: one event is a batch of one.
+  const scopedBatch = (handleMany: (events: ReadonlyArray<ParleyEvent>) => Promise<void>) => {
+    const inScope = (events: ConsumedEvent[]) => events.map((e) => e.event).filter((event) => pageFilter === null || pageFilter.test(event.pageId));
+    return { handle: (event: ParleyEvent, position: ConsumedEvent) => handleMany(inScope([position])), handleMany: (events: ConsumedEvent[]) => handleMany(inScope(events)) };
+  };
+  const conversationEvents = scopedBatch(createConversationEventsHandler({ store }));
   try {
     consumers.push(
       await startEventConsumer({ kafka, publisher, logger, groupId: group('pages'), topics: [TOPICS.pages], handle: scoped(createPageEventsHandler({ store, logger })) }),
@@ -80,7 +85,7 @@ export async function startRules(config: RulesConfig, deps: RulesDeps): Promise<
         logger,
         groupId: group('inbound'),
         topics: [TOPICS.inbound],
-        handle: scoped(createInboundHandler({
+        ...scopedBatch(createInboundHandler({
           store,
           publisher,
           clock,
@@ -91,8 +96,8 @@ export async function startRules(config: RulesConfig, deps: RulesDeps): Promise<
           metrics,
         })),
       }),
-      await startEventConsumer({ kafka, publisher, logger, groupId: group('outbound'), topics: [TOPICS.outboundEvents], handle: conversationEvents }),
-      await startEventConsumer({ kafka, publisher, logger, groupId: group('decisions'), topics: [TOPICS.decisions], handle: conversationEvents }),
+      await startEventConsumer({ kafka, publisher, logger, groupId: group('outbound'), topics: [TOPICS.outboundEvents], ...conversationEvents }),
+      await startEventConsumer({ kafka, publisher, logger, groupId: group('decisions'), topics: [TOPICS.decisions], ...conversationEvents }),
     );
   } catch (error) {
     await Promise.allSettled(consumers.map((c) => c.stop()));

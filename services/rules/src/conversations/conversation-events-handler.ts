@@ -1,32 +1,49 @@
 import type { ParleyEvent } from '@parley/contracts';
+import { firstOfEach } from '../decisions/inbound-handler.ts';
 import type { RulesStore } from '../store/store.ts';
 import { evolveConversation, initialConversation } from './conversation-state.ts';
+import type { ConversationState } from './conversation-state.ts';
 
 /**
  * Consumes `outbound.events.v1` and `conversation.decisions.v1` for what they tell about a
  * conversation: `outbound.message.sent` (an answer went out; its mid is ours), and escalations and
  * resolutions made by people through the projection (rules' own escalations come back already
- * processed and are skipped). Everything else on those topics changes nothing here.
+ * processed and are skipped). Everything else on those topics changes nothing here. Several
+ * waiting events are applied in one transaction (see the inbound handler).
  */
-export function createConversationEventsHandler(deps: { store: RulesStore }): (event: ParleyEvent) => Promise<void> {
-  return async (event) => {
-    if (event.conversationId === null) return;
-    switch (event.type) {
-      case 'outbound.message.sent':
-      case 'conversation.escalated':
-      case 'conversation.resolved': {
-        const conversationId = event.conversationId;
-        const seed = initialConversation({ conversationId, pageId: event.pageId, channel: event.data.channel, customer: event.data.customer });
-        await deps.store.transaction(async (tx) => {
-          if (!(await deps.store.markProcessed(tx, event.id, event.type))) return;
-          const conversation = await deps.store.lockConversation(seed, tx);
-          const next = evolveConversation(conversation, event);
-          if (next !== conversation) await deps.store.saveConversation(next, tx);
-        });
-        return;
+export function createConversationEventsHandler(deps: { store: RulesStore }): (events: ReadonlyArray<ParleyEvent>) => Promise<void> {
+  return async (events) => {
+    const relevant = events.filter(changesConversation);
+    if (relevant.length === 0) return;
+    await deps.store.transaction(async (tx) => {
+      const fresh = await deps.store.markProcessedMany(tx, relevant);
+      const toApply = firstOfEach(relevant.filter((event) => fresh.has(event.id)));
+      if (toApply.length === 0) return;
+      const seeds = toApply.map((event) => initialConversation({ conversationId: event.conversationId, pageId: event.pageId, channel: event.data.channel, customer: event.data.customer }));
+      const conversations = await deps.store.lockConversations(seeds, tx);
+      const changed = new Map<string, ConversationState>();
+      for (const event of toApply) {
+        const conversation = conversations.get(event.conversationId)!;
+        const next = evolveConversation(conversation, event);
+        if (next === conversation) continue;
+        conversations.set(event.conversationId, next);
+        changed.set(event.conversationId, next);
       }
-      default:
-        return;
-    }
+      await deps.store.saveConversations([...changed.values()], tx);
+    });
   };
+}
+
+type ConversationEvent = Extract<ParleyEvent, { type: 'outbound.message.sent' | 'conversation.escalated' | 'conversation.resolved' }> & { conversationId: string };
+
+function changesConversation(event: ParleyEvent): event is ConversationEvent {
+  if (event.conversationId === null) return false;
+  switch (event.type) {
+    case 'outbound.message.sent':
+    case 'conversation.escalated':
+    case 'conversation.resolved':
+      return true;
+    default:
+      return false;
+  }
 }

@@ -3,11 +3,12 @@ import { RetriableError } from '@parley/messaging';
 import type { EventPublisher } from '@parley/messaging';
 import type { Logger } from '@parley/observability';
 import { evolveConversation, initialConversation } from '../conversations/conversation-state.ts';
+import type { ConversationState } from '../conversations/conversation-state.ts';
 import type { RulesMetrics } from '../metrics.ts';
 import { isKnownPage } from '../pages/page-state.ts';
 import type { RulesStore } from '../store/store.ts';
 import { decide } from './decide.ts';
-import type { DecisionPolicy } from './decide.ts';
+import type { DecisionPolicy, RulesOutput } from './decide.ts';
 import type { Random } from './delay.ts';
 
 export type InboundHandlerDeps = {
@@ -27,41 +28,66 @@ export type InboundHandlerDeps = {
 };
 
 /**
- * Consumes `messenger.inbound.v1`. For each event that matters to a conversation, in one
- * transaction: skip it if already processed (a redelivery), lock the conversation, `decide`, apply
- * the event and the decisions to the state (`evolve`), publish the decisions and commit. Publishing
- * happens before the commit: if Kafka refuses, nothing is stored and the event is retried; if the
- * commit fails after publishing, the retry publishes the same events again under the same
- * deterministic ids, which every consumer applies once.
+ * Consumes `messenger.inbound.v1`, several events at a time when several are waiting (one
+ * transaction, a handful of set-based statements, one publish — the per-event round trips were
+ * the service's cost under load). In that transaction: skip the events already processed (a
+ * redelivery), lock their conversations, and for each event in order `decide`, apply the event
+ * and its decisions to the conversation (`evolve`, so a later event of the batch sees the earlier
+ * one's effect), then save what changed, publish the decisions and commit. Publishing happens
+ * before the commit: if Kafka refuses, nothing is stored and the events are retried; if the commit
+ * fails after publishing, the retry publishes the same events again under the same deterministic
+ * ids, which every consumer applies once.
+ *
+ * An event for a Page not known yet (within the grace period) throws RetriableError: the whole
+ * batch rolls back, the consumer falls back to one event at a time, and that event's partition
+ * waits for the Page's `page.connected`.
  *
  * Deliveries, reads and unsupported events change nothing here and are not stored.
  */
-export function createInboundHandler(deps: InboundHandlerDeps): (event: ParleyEvent) => Promise<void> {
-  return async (event) => {
-    if (!changesConversation(event) || event.conversationId === null) return;
-    const conversationId = event.conversationId;
+export function createInboundHandler(deps: InboundHandlerDeps): (events: ReadonlyArray<ParleyEvent>) => Promise<void> {
+  return async (events) => {
+    const relevant = events.filter((event): event is ConversationInbound & { conversationId: string } => changesConversation(event) && event.conversationId !== null);
+    if (relevant.length === 0) return;
     const published = await deps.store.transaction(async (tx) => {
-      if (!(await deps.store.markProcessed(tx, event.id, event.type))) return [];
+      const fresh = await deps.store.markProcessedMany(tx, relevant);
+      const toDecide = firstOfEach(relevant.filter((event) => fresh.has(event.id)));
+      if (toDecide.length === 0) return [];
       const now = deps.clock();
-      const page = await deps.store.loadPage(event.pageId, tx);
-      if (!isKnownPage(page) && getsDecision(event) && now.getTime() - Date.parse(event.recordedAt) < deps.unknownPageGraceMs) {
-        throw new RetriableError(`Page ${event.pageId} is not known yet; waiting for its page.connected`);
+      const pages = await deps.store.loadPages(toDecide.map((event) => event.pageId), tx);
+      for (const event of toDecide) {
+        if (!isKnownPage(pages.get(event.pageId) ?? null) && getsDecision(event) && now.getTime() - Date.parse(event.recordedAt) < deps.unknownPageGraceMs) {
+          throw new RetriableError(`Page ${event.pageId} is not known yet; waiting for its page.connected`);
+        }
       }
-      const seed = initialConversation({ conversationId, pageId: event.pageId, channel: event.data.channel, customer: event.data.customer });
-      const conversation = await deps.store.lockConversation(seed, tx);
-      const outputs = decide(event, conversation, page, now, deps.random, deps.policy);
-      const next = [event, ...outputs].reduce(evolveConversation, conversation);
-      if (next !== conversation) await deps.store.saveConversation(next, tx);
+      const seeds = toDecide.map((event) => initialConversation({ conversationId: event.conversationId, pageId: event.pageId, channel: event.data.channel, customer: event.data.customer }));
+      const conversations = await deps.store.lockConversations(seeds, tx);
+      const changed = new Map<string, ConversationState>();
+      const outputs: RulesOutput[] = [];
+      for (const event of toDecide) {
+        const conversation = conversations.get(event.conversationId)!;
+        const decided = decide(event, conversation, pages.get(event.pageId) ?? null, now, deps.random, deps.policy);
+        const next = [event, ...decided].reduce(evolveConversation, conversation);
+        if (next !== conversation) {
+          conversations.set(event.conversationId, next);
+          changed.set(event.conversationId, next);
+        }
+        outputs.push(...decided);
+        if (decided.length > 0) deps.logger.debug({ conversationId: event.conversationId, trigger: event.id, emitted: decided.map((e) => e.type) }, 'inbound event decided');
+      }
+      await deps.store.saveConversations([...changed.values()], tx);
       // Our escalations come back on conversation.decisions.v1: already applied, skip them there.
-      for (const output of outputs) await deps.store.markProcessed(tx, output.id, output.type);
+      await deps.store.markProcessedMany(tx, outputs);
       await deps.publisher.publish(outputs);
       return outputs;
     });
     deps.metrics.record(published);
-    if (published.length > 0) {
-      deps.logger.debug({ conversationId, trigger: event.id, emitted: published.map((e) => e.type) }, 'inbound event decided');
-    }
   };
+}
+
+/** The events in order, each id once (the same event twice in one batch is applied once). */
+export function firstOfEach<T extends { id: string }>(events: ReadonlyArray<T>): T[] {
+  const seen = new Set<string>();
+  return events.filter((event) => !seen.has(event.id) && seen.add(event.id));
 }
 
 type ConversationInbound = Extract<

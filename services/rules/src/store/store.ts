@@ -11,14 +11,23 @@ export type RulesStore = {
   transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
   /** Records that this event is applied; false when it already was (a duplicate: apply nothing). */
   markProcessed(tx: Transaction, eventId: string, eventType: string): Promise<boolean>;
+  /** markProcessed for many events in one statement: the ids recorded now (the others were already). */
+  markProcessedMany(tx: Transaction, events: ReadonlyArray<{ id: string; type: string }>): Promise<Set<string>>;
   isProcessed(eventId: string): Promise<boolean>;
   /** The Page, or null when nothing is known about it. `lock` holds it until the transaction ends. */
   loadPage(pageId: string, tx?: Transaction, lock?: boolean): Promise<PageState | null>;
+  /** The Pages known among `pageIds`, by id (read, not locked). */
+  loadPages(pageIds: ReadonlyArray<string>, tx: Transaction): Promise<Map<string, PageState>>;
   savePage(page: PageState, tx: Transaction): Promise<void>;
-  /** The conversation's state, created from `seed` if new, locked until the transaction ends. */
-  lockConversation(seed: ConversationState, tx: Transaction): Promise<ConversationState>;
   loadConversation(conversationId: string): Promise<ConversationState | null>;
   saveConversation(state: ConversationState, tx: Transaction): Promise<void>;
+  /**
+   * Each conversation's state, created from its seed if new, all locked until the transaction ends — in conversation id order, so that two transactions locking
+   * overlapping sets wait for each other instead of deadlocking.
+   */
+  lockConversations(seeds: ReadonlyArray<ConversationState>, tx: Transaction): Promise<Map<string, ConversationState>>;
+  /** saveConversation for many, in one statement. */
+  saveConversations(states: ReadonlyArray<ConversationState>, tx: Transaction): Promise<void>;
   /**
    * Conversations whose window-closing alert may be due at `now` (the window closes within `leadMs`
    * or closed less than `lateLimitMs` ago), locked with `skip locked` so that several replicas
@@ -40,6 +49,18 @@ export function createRulesStore(db: Database): RulesStore {
       return rows.length === 1;
     },
 
+    async markProcessedMany(tx, events) {
+      if (events.length === 0) return new Set();
+      const rows = await db.query<{ event_id: string }>(
+        `insert into processed_events (event_id, event_type)
+         select * from unnest(?::text[], ?::text[])
+         on conflict (event_id) do nothing returning event_id`,
+        [events.map((e) => e.id), events.map((e) => e.type)],
+        tx,
+      );
+      return new Set(rows.map((r) => r.event_id));
+    },
+
     async isProcessed(eventId) {
       const rows = await db.query('select 1 from processed_events where event_id = ?', [eventId]);
       return rows.length > 0;
@@ -48,6 +69,11 @@ export function createRulesStore(db: Database): RulesStore {
     async loadPage(pageId, tx, lock = false) {
       const rows = await db.query<{ state: PageState }>(`select state from pages where page_id = ?${lock ? ' for update' : ''}`, [pageId], tx);
       return rows[0]?.state ?? null;
+    },
+
+    async loadPages(pageIds, tx) {
+      const rows = pageIds.length === 0 ? [] : await db.query<{ state: PageState }>('select state from pages where page_id = any(?::text[])', [[...new Set(pageIds)]], tx);
+      return new Map(rows.map((r) => [r.state.pageId, r.state]));
     },
 
     async savePage(page, tx) {
@@ -59,17 +85,6 @@ export function createRulesStore(db: Database): RulesStore {
       );
     },
 
-    async lockConversation(seed, tx) {
-      await db.query(
-        `insert into conversations (conversation_id, page_id, state, window_alert_closes_at) values (?, ?, ?::jsonb, ?)
-         on conflict (conversation_id) do nothing`,
-        [seed.conversationId, seed.pageId, JSON.stringify(seed), pendingWindowAlertClosesAt(seed)],
-        tx,
-      );
-      const rows = await db.query<{ state: ConversationState }>('select state from conversations where conversation_id = ? for update', [seed.conversationId], tx);
-      return rows[0]!.state;
-    },
-
     async loadConversation(conversationId) {
       const rows = await db.query<{ state: ConversationState }>('select state from conversations where conversation_id = ?', [conversationId]);
       return rows[0]?.state ?? null;
@@ -79,6 +94,35 @@ export function createRulesStore(db: Database): RulesStore {
       await db.query(
         'update conversations set state = ?::jsonb, window_alert_closes_at = ?, updated_at = now() where conversation_id = ?',
         [JSON.stringify(state), pendingWindowAlertClosesAt(state), state.conversationId],
+        tx,
+      );
+    },
+
+    async lockConversations(seeds, tx) {
+      const unique = [...new Map(seeds.map((seed) => [seed.conversationId, seed])).values()].sort((a, b) => (a.conversationId < b.conversationId ? -1 : 1));
+      if (unique.length === 0) return new Map();
+      await db.query(
+        `insert into conversations (conversation_id, page_id, state, window_alert_closes_at)
+         select * from unnest(?::text[], ?::text[], ?::jsonb[], ?::timestamptz[])
+         on conflict (conversation_id) do nothing`,
+        [unique.map((s) => s.conversationId), unique.map((s) => s.pageId), unique.map((s) => JSON.stringify(s)), unique.map(pendingWindowAlertClosesAt)],
+        tx,
+      );
+      const rows = await db.query<{ state: ConversationState }>(
+        'select state from conversations where conversation_id = any(?::text[]) order by conversation_id for update',
+        [unique.map((s) => s.conversationId)],
+        tx,
+      );
+      return new Map(rows.map((r) => [r.state.conversationId, r.state]));
+    },
+
+    async saveConversations(states, tx) {
+      if (states.length === 0) return;
+      await db.query(
+        `update conversations c set state = u.state, window_alert_closes_at = u.closes_at, updated_at = now()
+           from unnest(?::text[], ?::jsonb[], ?::timestamptz[]) as u(conversation_id, state, closes_at)
+          where c.conversation_id = u.conversation_id`,
+        [states.map((s) => s.conversationId), states.map((s) => JSON.stringify(s)), states.map(pendingWindowAlertClosesAt)],
         tx,
       );
     },
