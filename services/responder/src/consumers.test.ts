@@ -3,7 +3,7 @@ import type { ParleyEvent } from '@parley/contracts';
 import { PermanentError, RetriableError } from '@parley/messaging';
 import type { EventPublisher } from '@parley/messaging';
 import { createLogger } from '@parley/observability';
-import { classifyHandlerError, handleContextEvent, handleDecisionEvent } from './consumers.ts';
+import { classifyHandlerError, handleContextEvent, handleContextEvents, handleDecisionEvent } from './consumers.ts';
 import type { HandlerDeps } from './consumers.ts';
 import type { ContextStore } from './conversation-context/context-store.ts';
 import type { PageAccounts } from './pages/page-accounts.ts';
@@ -17,7 +17,12 @@ function deps(failWith?: unknown) {
     calls.push(name);
     if (failWith) throw failWith;
   };
-  const context = { record: () => fail('context.record'), recordProfile: () => fail('context.recordProfile') } as unknown as ContextStore;
+  const context = {
+    recordMany: async (entries: unknown[]) => {
+      for (const _entry of entries) await fail('context.record');
+    },
+    recordProfile: () => fail('context.recordProfile'),
+  } as unknown as ContextStore;
   const pageAccounts = { record: () => fail('pages.record') } as unknown as PageAccounts;
   const replies = { apply: async () => (await fail('replies.apply'), []) } as unknown as PendingReplyStore;
   const publisher = {} as EventPublisher;
@@ -45,6 +50,12 @@ describe('routing consumed events', () => {
     const handle = handleContextEvent(handlerDeps);
     for (const event of [messageReceived(who), messageSent(who, { text: 'hi' }), profileUpdated(who, 'Ana'), pageConnected('page-1', 'acct-1')]) await handle(event);
     expect(calls).toEqual(['context.record', 'context.record', 'context.recordProfile']);
+  });
+
+  it('records several waiting events in one call, profiles on the way', async () => {
+    const { calls, handlerDeps } = deps();
+    await handleContextEvents(handlerDeps)([messageReceived(who), pageConnected('page-1', 'acct-1'), profileUpdated(who, 'Ana'), messageSent(who, { text: 'hi' })]);
+    expect(calls).toEqual(['context.recordProfile', 'context.record', 'context.record']);
   });
 
   it('marks a database outage retriable (the partition waits) and leaves other errors to bounded retries', async () => {

@@ -1,9 +1,10 @@
 import { TOPICS } from '@parley/contracts';
 import type { ParleyEvent } from '@parley/contracts';
 import { RetriableError, startEventConsumer } from '@parley/messaging';
-import type { EventPublisher, Kafka, RunningConsumer } from '@parley/messaging';
+import type { ConsumedEvent, EventPublisher, Kafka, RunningConsumer } from '@parley/messaging';
 import type { Logger } from '@parley/observability';
 import { contextEntryOf } from './conversation-context/context.ts';
+import type { ContextEntry } from './conversation-context/context.ts';
 import type { ContextStore } from './conversation-context/context-store.ts';
 import type { PageAccounts } from './pages/page-accounts.ts';
 import type { PendingReplyStore } from './pending-replies/pending-reply-store.ts';
@@ -55,19 +56,27 @@ export function handleDecisionEvent(deps: HandlerDeps): (event: ParleyEvent) => 
 /**
  * The recent conversation (messenger.inbound.v1, outbound.events.v1): messages, postbacks, comments,
  * echoes and sent messages become context entries (idempotent by event id and by Meta's mid);
- * profiles give the customer's first name. Anything else is not context and is ignored.
+ * profiles give the customer's first name. Anything else is not context and is ignored. Several
+ * waiting events are recorded in one transaction (`handleContextEvents`).
  */
 export function handleContextEvent(deps: HandlerDeps): (event: ParleyEvent) => Promise<void> {
-  return (event) =>
+  const handleMany = handleContextEvents(deps);
+  return (event) => handleMany([event]);
+}
+
+/** handleContextEvent for several events of one partition, in order. */
+export function handleContextEvents(deps: HandlerDeps): (events: ReadonlyArray<ParleyEvent>) => Promise<void> {
+  return (events) =>
     asRetriable(async () => {
-      if (event.type === 'messenger.customer.profile.updated') {
-        await deps.context.recordProfile(event);
-        return;
+      const entries: ContextEntry[] = [];
+      for (const event of events) {
+        if (event.type === 'messenger.customer.profile.updated') await deps.context.recordProfile(event);
+        const entry = contextEntryOf(event);
+        if (entry) entries.push(entry);
       }
-      const entry = contextEntryOf(event);
-      if (entry) await deps.context.record(entry);
+      if (entries.length > 0) await deps.context.recordMany(entries);
       // A due reply may have been waiting for this message to reach the context.
-      if (entry?.author === 'customer') deps.onReplyMayBeDue?.();
+      if (entries.some((entry) => entry.author === 'customer')) deps.onReplyMayBeDue?.();
     });
 }
 
@@ -121,6 +130,7 @@ export async function startConsumers(kafka: Kafka, groups: ConsumerGroups, topic
     topics: [topics.decisions, topics.pages],
     handle: handleDecisionEvent(deps),
   });
+  const contextEvents = handleContextEvents(deps);
   const context = await startEventConsumer({
     kafka,
     publisher: deps.publisher,
@@ -128,6 +138,7 @@ export async function startConsumers(kafka: Kafka, groups: ConsumerGroups, topic
     groupId: groups.context,
     topics: [topics.inbound, topics.outboundEvents],
     handle: handleContextEvent(deps),
+    handleMany: (events: ConsumedEvent[]) => contextEvents(events.map((e) => e.event)),
   });
   return [decisions, context];
 }

@@ -56,6 +56,28 @@ describe('the conversation context in PostgreSQL', () => {
     expect(texts[RECENT_MESSAGES - 1]).toBe(`m${RECENT_MESSAGES + 5}`);
   });
 
+  it('records a batch exactly as one entry at a time: duplicates once, echo then sent (or sent then echo) as one, trimmed per conversation', async () => {
+    const store = createContextStore(db);
+    const one = conversation();
+    const two = conversation();
+    const question = messageReceived(one, { text: 'hello', occurredAt: at(1_000) });
+    const sent = messageSent(one, { text: 'Hi!', mid: 'm-batch', author: 'assistant', occurredAt: at(2_000) });
+    const echo = { ...contextEntryOf(sent)!, eventId: uniqueId('echo'), author: 'page' as const, source: 'echo' as const };
+    const sentTwo = messageSent(two, { text: 'Welcome', mid: 'm-two', author: 'agent', occurredAt: at(2_000) });
+    const echoTwo = { ...contextEntryOf(sentTwo)!, eventId: uniqueId('echo'), author: 'page' as const, source: 'echo' as const };
+    const many = Array.from({ length: RECENT_MESSAGES + 3 }, (_, i) => contextEntryOf(messageReceived(two, { text: `t${i}`, occurredAt: at(10_000 + i) }))!);
+    await store.recordMany([contextEntryOf(question)!, echo, contextEntryOf(question)!, contextEntryOf(sent)!, contextEntryOf(sentTwo)!, echoTwo, ...many]);
+
+    expect((await store.recent(`${one.pageId}:psid-1`)).map((e) => [e.author, e.text])).toEqual([
+      ['customer', 'hello'],
+      ['assistant', 'Hi!'],
+    ]);
+    const texts = (await store.recent(`${two.pageId}:psid-1`)).map((e) => e.text);
+    expect(texts).toHaveLength(RECENT_MESSAGES);
+    expect(texts[RECENT_MESSAGES - 1]).toBe(`t${RECENT_MESSAGES + 2}`);
+    expect(texts).not.toContain('Welcome'); // the oldest, trimmed
+  });
+
   it('keeps the customer\'s first name from the newest profile, and no fallback name', async () => {
     const store = createContextStore(db);
     const who = conversation();

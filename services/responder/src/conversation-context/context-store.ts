@@ -13,6 +13,8 @@ export type ContextStore = {
    * RECENT_MESSAGES of the conversation are kept; an old event replayed late is stored and trimmed at once.
    */
   record(entry: ContextEntry): Promise<void>;
+  /** `record` for several entries, in order, in one transaction. */
+  recordMany(entries: ReadonlyArray<ContextEntry>): Promise<void>;
   /** The conversation's recent entries, oldest first. */
   recent(conversationId: string, limit?: number): Promise<ContextEntry[]>;
   /** Remembers the customer's first name from a profile; an older profile never overwrites a newer one. */
@@ -34,44 +36,55 @@ type Row = {
 };
 
 export function createContextStore(db: Database): ContextStore {
+  const recordMany = async (entries: ReadonlyArray<ContextEntry>): Promise<void> => {
+    if (entries.length === 0) return;
+    await db.transaction(async (_em, tx: Transaction) => {
+      // No conflict target: a conflict on the event id or on the mid both mean "already known".
+      await db.query(
+        `insert into conversation_messages (event_id, conversation_id, page_id, author, text, attachments, postback, mid, source, occurred_at)
+         select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::jsonb[], ?::jsonb[], ?::text[], ?::text[], ?::timestamptz[])
+         on conflict do nothing`,
+        [
+          entries.map((e) => e.eventId),
+          entries.map((e) => e.conversationId),
+          entries.map((e) => e.pageId),
+          entries.map((e) => e.author),
+          entries.map((e) => e.text),
+          entries.map((e) => JSON.stringify(e.attachments)),
+          entries.map((e) => (e.postback === null ? null : JSON.stringify(e.postback))),
+          entries.map((e) => e.mid),
+          entries.map((e) => e.source),
+          entries.map((e) => e.occurredAt),
+        ],
+        tx,
+      );
+      // After the insert, so that an echo stored just now (in this batch or before) also learns
+      // its author from outbound-sender's event about the same mid.
+      const authored = entries.filter((e) => e.source === 'outbound' && e.mid !== null);
+      if (authored.length > 0) {
+        await db.query(
+          `update conversation_messages m set author = u.author, source = 'outbound'
+             from unnest(?::text[], ?::text[], ?::text[]) as u(conversation_id, mid, author)
+            where m.conversation_id = u.conversation_id and m.mid = u.mid and m.source = 'echo'`,
+          [authored.map((e) => e.conversationId), authored.map((e) => e.mid), authored.map((e) => e.author)],
+          tx,
+        );
+      }
+      await db.query(
+        `delete from conversation_messages where event_id in (
+           select event_id from (
+             select event_id, row_number() over (partition by conversation_id order by occurred_at desc, seq desc) as newest
+               from conversation_messages where conversation_id = any(?::text[])
+           ) ranked where newest > ?)`,
+        [[...new Set(entries.map((e) => e.conversationId))], RECENT_MESSAGES],
+        tx,
+      );
+    });
+  };
+
   return {
-    async record(entry) {
-      await db.transaction(async (_em, tx: Transaction) => {
-        if (entry.source === 'outbound' && entry.mid !== null) {
-          await db.query(
-            `update conversation_messages set author = ?, source = 'outbound' where conversation_id = ? and mid = ? and source = 'echo'`,
-            [entry.author, entry.conversationId, entry.mid],
-            tx,
-          );
-        }
-        // No conflict target: a conflict on the event id or on the mid both mean "already known".
-        await db.query(
-          `insert into conversation_messages (event_id, conversation_id, page_id, author, text, attachments, postback, mid, source, occurred_at)
-           values (?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?, ?)
-           on conflict do nothing`,
-          [
-            entry.eventId,
-            entry.conversationId,
-            entry.pageId,
-            entry.author,
-            entry.text,
-            JSON.stringify(entry.attachments),
-            entry.postback === null ? null : JSON.stringify(entry.postback),
-            entry.mid,
-            entry.source,
-            entry.occurredAt,
-          ],
-          tx,
-        );
-        await db.query(
-          `delete from conversation_messages where conversation_id = ? and event_id in (
-             select event_id from conversation_messages where conversation_id = ?
-             order by occurred_at desc, seq desc offset ?)`,
-          [entry.conversationId, entry.conversationId, RECENT_MESSAGES],
-          tx,
-        );
-      });
-    },
+    record: (entry) => recordMany([entry]),
+    recordMany,
 
     async recent(conversationId, limit = RECENT_MESSAGES) {
       const rows = await db.query<Row>(
