@@ -139,6 +139,33 @@ describe('sending', () => {
     expect(h.sent(pageId)).toHaveLength(0);
   });
 
+  it('given a burst of commands waiting together (a replay and a cancellation among them), then each is stored and sent once, the cancelled one never', async () => {
+    const { pageId, psid: first } = h.createPage();
+    const others = [1, 2, 3].map(() => {
+      const customer = h.sim.platform.createCustomer(pageId);
+      h.sim.platform.customerMessage(pageId, customer.psid, { text: 'Hi!' });
+      return customer.psid;
+    });
+    const customers = [first, ...others].map((psid) => ({ psid, command: sendCommand({ pageId, psid, parts: [{ text: `Hello ${psid}` }], typingIndicator: false }) }));
+    const later = sendCommand({ pageId, psid: first, sendAt: new Date(h.clock.now().getTime() + 60_000).toISOString() });
+    const cancel = cancelCommand({ pageId, psid: first, outboundId: later.data.outboundId, reason: 'escalated' });
+    // One publish: the consumer finds them waiting together; the cancellation follows its command on the same conversation.
+    await h.publish([...customers.map((c) => c.command), later, cancel, { ...customers[1]!.command, id: 'replayed-in-the-burst' }]);
+
+    await h.waitForEvent(pageId, 'outbound.message.cancelled');
+    for (const { command } of customers) await h.waitForEvent(pageId, 'outbound.message.sent', (e) => e.data.outboundId === command.data.outboundId);
+    for (const { command } of customers) {
+      expect(h.sentParts(pageId, command.data.outboundId)).toHaveLength(1);
+      expect(h.events(pageId).filter((e) => e.type === 'outbound.message.scheduled' && e.data.outboundId === command.data.outboundId)).toHaveLength(1);
+    }
+    expect(h.events(pageId).filter((e) => e.type === 'outbound.message.cancelled').map((e) => e.type === 'outbound.message.cancelled' && e.data.outboundId)).toEqual([later.data.outboundId]);
+    h.clock.advance(60_000);
+    h.service().dispatcher.wake();
+    const passes = h.service().dispatcher.passes();
+    await waitFor(() => h.service().dispatcher.passes() >= passes + 3, { description: 'the dispatcher to look for due sends' });
+    expect(h.sentParts(pageId, later.data.outboundId)).toHaveLength(0);
+  });
+
   it('given a cancellation that arrives before its command, then the command is stored as cancelled and never sent', async () => {
     const { pageId, psid } = h.createPage();
     const command = sendCommand({ pageId, psid });

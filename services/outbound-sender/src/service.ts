@@ -6,6 +6,7 @@ import type { ParleyEvent } from '@parley/contracts';
 import { createGraphApiClient } from '@parley/graph-api';
 import { createHttpApp, startHttpServer } from '@parley/http';
 import { createEventPublisher, createKafkaClient, isBrokerReachable, startEventConsumer } from '@parley/messaging';
+import type { ConsumedEvent } from '@parley/messaging';
 import { Counter, Gauge, createMetricsRegistry } from '@parley/observability';
 import type { Logger, Registry } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
@@ -144,6 +145,11 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
     async (event: ParleyEvent): Promise<void> => {
       if (acceptPage(event.pageId)) await handle(event);
     };
+  // A handler of several events serves both consumer callbacks: one event is a batch of one.
+  const manyForAcceptedPages = (handleMany: (events: ReadonlyArray<ParleyEvent>) => Promise<void>) => {
+    const accepted = (events: ConsumedEvent[]) => events.map((e) => e.event).filter((event) => acceptPage(event.pageId));
+    return { handle: (_event: ParleyEvent, position: ConsumedEvent) => handleMany(accepted([position])), handleMany: (events: ConsumedEvent[]) => handleMany(accepted(events)) };
+  };
 
   const commands = await startEventConsumer({
     kafka,
@@ -152,7 +158,7 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
     groupId: config.CONSUMER_GROUP_ID,
     topics: [TOPICS.outboundCommands],
     fromBeginning: config.CONSUME_FROM_BEGINNING,
-    handle: forAcceptedPages(createCommandHandler({
+    ...manyForAcceptedPages(createCommandHandler({
       db,
       ledger,
       clock,

@@ -15,7 +15,7 @@
 import { RetriableError } from '@parley/messaging';
 import type { ParleyEvent, EventOf } from '@parley/contracts';
 import type { Logger } from '@parley/observability';
-import type { Database } from '@parley/persistence';
+import type { Database, Transaction } from '@parley/persistence';
 import type { Clock } from '../clock.ts';
 import { appendToOutbox } from '../outbox/outbox.ts';
 import type { Ledger } from './ledger.ts';
@@ -34,38 +34,80 @@ export type CommandHandlerDeps = {
   onEvents(): void;
 };
 
-export function createCommandHandler(deps: CommandHandlerDeps): (event: ParleyEvent) => Promise<void> {
+/**
+ * The command consumer's handler: `(events) => …` applies several commands of one partition in
+ * one transaction, in order (a batch of one is the single-event path). The transaction is the
+ * cost that mattered: under load, one per command kept sends waiting seconds before they were
+ * even stored.
+ */
+export function createCommandHandler(deps: CommandHandlerDeps): (events: ReadonlyArray<ParleyEvent>) => Promise<void> {
   const log = deps.logger.child({ component: 'commands' });
 
-  async function sendRequested(command: EventOf<'outbound.send.requested'>): Promise<void> {
+  type Stored =
+    | { kind: 'requested'; command: EventOf<'outbound.send.requested'>; planned: ReturnType<typeof planSend>; fingerprint: string; outcome: 'duplicate' | 'refused' | 'cancelled' | 'scheduled' }
+    | { kind: 'cancelled'; command: EventOf<'outbound.send.cancelled'>; outcome: 'duplicate' | 'recorded' | 'other_page' | 'too_late' | 'cancelled' };
+
+  async function storeSendRequested(tx: Transaction, command: EventOf<'outbound.send.requested'>, now: Date): Promise<Stored> {
     let planned = planSend(command);
     const fingerprint = commandFingerprint(command);
-    const now = deps.clock.now();
-    const outcome = await deps.db.transaction(async (_em, tx) => {
-      if (planned.send.accountId === null) {
-        // Producers may not know the account (page events do): our events carry it when we can.
-        const page = await deps.ledger.page(tx, planned.send.pageId);
-        planned = { ...planned, send: { ...planned.send, accountId: page.accountId } };
-      }
-      const { send: plannedSend } = planned;
-      const recorded = await deps.ledger.cancellation(tx, plannedSend.outboundId);
-      const cancellation = recorded && recorded.pageId === plannedSend.pageId ? recorded : null;
-      if (planned.kind === 'refuse') {
-        if (!(await deps.ledger.insertSend(tx, planned.send, planned.parts, fingerprint))) return 'duplicate' as const;
-        await appendToOutbox(deps.db, tx, [failedEvent(planned.send, null, { category: 'invalid_request', reason: planned.reason, graphCode: null, graphSubcode: null }, now)]);
-        return 'refused' as const;
-      }
-      if (cancellation) {
-        const send = { ...plannedSend, status: 'cancelled' as const };
-        const parts: SendPart[] = planned.parts.map((p) => ({ ...p, state: 'cancelled' }));
-        if (!(await deps.ledger.insertSend(tx, send, parts, fingerprint))) return 'duplicate' as const;
-        await appendToOutbox(deps.db, tx, [cancelledEvent(send, cancellation.reason, 0, now)]);
-        return 'cancelled' as const;
-      }
-      if (!(await deps.ledger.insertSend(tx, plannedSend, planned.parts, fingerprint))) return 'duplicate' as const;
-      await appendToOutbox(deps.db, tx, [scheduledEvent(plannedSend, planned.parts, now)]);
-      return 'scheduled' as const;
-    });
+    const stored = (outcome: 'duplicate' | 'refused' | 'cancelled' | 'scheduled'): Stored => ({ kind: 'requested', command, planned, fingerprint, outcome });
+    if (planned.send.accountId === null) {
+      // Producers may not know the account (page events do): our events carry it when we can.
+      const page = await deps.ledger.page(tx, planned.send.pageId);
+      planned = { ...planned, send: { ...planned.send, accountId: page.accountId } };
+    }
+    const { send: plannedSend } = planned;
+    const recorded = await deps.ledger.cancellation(tx, plannedSend.outboundId);
+    const cancellation = recorded && recorded.pageId === plannedSend.pageId ? recorded : null;
+    if (planned.kind === 'refuse') {
+      if (!(await deps.ledger.insertSend(tx, planned.send, planned.parts, fingerprint))) return stored('duplicate');
+      await appendToOutbox(deps.db, tx, [failedEvent(planned.send, null, { category: 'invalid_request', reason: planned.reason, graphCode: null, graphSubcode: null }, now)]);
+      return stored('refused');
+    }
+    if (cancellation) {
+      const send = { ...plannedSend, status: 'cancelled' as const };
+      const parts: SendPart[] = planned.parts.map((p) => ({ ...p, state: 'cancelled' }));
+      if (!(await deps.ledger.insertSend(tx, send, parts, fingerprint))) return stored('duplicate');
+      await appendToOutbox(deps.db, tx, [cancelledEvent(send, cancellation.reason, 0, now)]);
+      return stored('cancelled');
+    }
+    if (!(await deps.ledger.insertSend(tx, plannedSend, planned.parts, fingerprint))) return stored('duplicate');
+    await appendToOutbox(deps.db, tx, [scheduledEvent(plannedSend, planned.parts, now)]);
+    return stored('scheduled');
+  }
+
+  async function storeSendCancelled(tx: Transaction, command: EventOf<'outbound.send.cancelled'>, now: Date): Promise<Stored> {
+    const { outboundId, reason } = command.data;
+    const stored = (outcome: 'duplicate' | 'recorded' | 'other_page' | 'too_late' | 'cancelled'): Stored => ({ kind: 'cancelled', command, outcome });
+    const recorded = await deps.ledger.recordCancellation(tx, { outboundId, pageId: command.pageId, reason, eventId: command.id });
+    if (!recorded) return stored('duplicate');
+    const send = await deps.ledger.lockSend(tx, outboundId);
+    // Not stored yet (it will be stored as cancelled), or a dispatcher is on it (it stops before the next part).
+    if (!send) return stored('recorded');
+    if (send.pageId !== command.pageId) return stored('other_page');
+    if (isFinal(send.status)) return stored('too_late');
+    const parts = await deps.ledger.parts(tx, outboundId);
+    // A part left in `sending` by a dispatcher that died, or waiting for its echo: the dispatcher
+    // settles it first (the echo, or its deadline), then sees the cancellation.
+    if (parts.some((p) => p.state === 'sending' || p.state === 'unconfirmed')) return stored('recorded');
+    for (const part of parts) {
+      if (part.state === 'pending') await deps.ledger.movePart(tx, outboundId, part.index, 'cancel', { now });
+    }
+    await deps.ledger.updateSend(tx, outboundId, { status: 'cancelled', now });
+    await appendToOutbox(deps.db, tx, [cancelledEvent(send, reason, parts.filter((p) => p.state === 'sent').length, now)]);
+    return stored('cancelled');
+  }
+
+  /** What follows a committed command: logs, and waking the relay and the dispatcher. */
+  async function afterCommit(stored: Stored): Promise<void> {
+    if (stored.kind === 'cancelled') {
+      const context = { outboundId: stored.command.data.outboundId, pageId: stored.command.pageId, eventId: stored.command.id };
+      if (stored.outcome === 'other_page') log.warn(context, 'a cancellation names a send of another Page; ignored');
+      else if (stored.outcome === 'too_late') log.info(context, 'cancellation arrived after the send was settled; nothing to do');
+      else if (stored.outcome === 'cancelled') deps.onEvents();
+      return;
+    }
+    const { planned, command, fingerprint, outcome } = stored;
     const context = { outboundId: planned.send.outboundId, pageId: command.pageId, eventId: command.id };
     switch (outcome) {
       case 'duplicate': {
@@ -93,49 +135,26 @@ export function createCommandHandler(deps: CommandHandlerDeps): (event: ParleyEv
     }
   }
 
-  async function sendCancelled(command: EventOf<'outbound.send.cancelled'>): Promise<void> {
-    const { outboundId, reason } = command.data;
+  return async (events) => {
+    // Other events on the topic are not for us.
+    const commands = events.filter((event): event is EventOf<'outbound.send.requested' | 'outbound.send.cancelled'> => event.type === 'outbound.send.requested' || event.type === 'outbound.send.cancelled');
+    if (commands.length === 0) return;
     const now = deps.clock.now();
-    const result = await deps.db.transaction(async (_em, tx) => {
-      const recorded = await deps.ledger.recordCancellation(tx, { outboundId, pageId: command.pageId, reason, eventId: command.id });
-      if (!recorded) return 'duplicate' as const;
-      const send = await deps.ledger.lockSend(tx, outboundId);
-      // Not stored yet (it will be stored as cancelled), or a dispatcher is on it (it stops before the next part).
-      if (!send) return 'recorded' as const;
-      if (send.pageId !== command.pageId) return 'other_page' as const;
-      if (isFinal(send.status)) return 'too_late' as const;
-      const parts = await deps.ledger.parts(tx, outboundId);
-      // A part left in `sending` by a dispatcher that died, or waiting for its echo: the dispatcher
-      // settles it first (the echo, or its deadline), then sees the cancellation.
-      if (parts.some((p) => p.state === 'sending' || p.state === 'unconfirmed')) return 'recorded' as const;
-      for (const part of parts) {
-        if (part.state === 'pending') await deps.ledger.movePart(tx, outboundId, part.index, 'cancel', { now });
-      }
-      await deps.ledger.updateSend(tx, outboundId, { status: 'cancelled', now });
-      await appendToOutbox(deps.db, tx, [cancelledEvent(send, reason, parts.filter((p) => p.state === 'sent').length, now)]);
-      return 'cancelled' as const;
-    });
-    const context = { outboundId, pageId: command.pageId, eventId: command.id };
-    if (result === 'other_page') log.warn(context, 'a cancellation names a send of another Page; ignored');
-    else if (result === 'too_late') log.info(context, 'cancellation arrived after the send was settled; nothing to do');
-    else if (result === 'cancelled') deps.onEvents();
-  }
-
-  return async (event) => {
+    let stored: Stored[];
     try {
-      switch (event.type) {
-        case 'outbound.send.requested':
-          return await sendRequested(event);
-        case 'outbound.send.cancelled':
-          return await sendCancelled(event);
-        default:
-          // Other events on the topic are not for us.
-          return;
-      }
+      stored = await deps.db.transaction(async (_em, tx) => {
+        const results: Stored[] = [];
+        for (const command of commands) {
+          results.push(command.type === 'outbound.send.requested' ? await storeSendRequested(tx, command, now) : await storeSendCancelled(tx, command, now));
+        }
+        return results;
+      });
     } catch (error) {
-      // The command is valid (the consumer checked its schema): a failure here is the database's,
+      // The commands are valid (the consumer checked their schema): a failure here is the database's,
       // so retry until it works rather than dead-letter a customer's message.
-      throw new RetriableError(`storing ${event.type} ${event.id} failed: ${(error as Error).message}`, { cause: error });
+      const what = commands.length === 1 ? `${commands[0]!.type} ${commands[0]!.id}` : `${commands.length} commands`;
+      throw new RetriableError(`storing ${what} failed: ${(error as Error).message}`, { cause: error });
     }
+    for (const result of stored) await afterCommit(result);
   };
 }
