@@ -474,7 +474,7 @@ function memoryOf(child: { name: string; pid: number | undefined }): Memory {
   }
 }
 
-type Marks = Map<string, { inbound?: number; decision?: number; command?: number }>;
+type Marks = Map<string, { inbound?: number; decision?: number; command?: number; stored?: number }>;
 
 /**
  * When each conversation's first record reached ingress's, rules' and the responder's output topic
@@ -483,10 +483,12 @@ type Marks = Map<string, { inbound?: number; decision?: number; command?: number
  */
 async function readStageMarks(stack: Stack): Promise<Marks> {
   const marks: Marks = new Map();
-  const stageOf = new Map<string, 'inbound' | 'decision' | 'command'>([
+  const stageOf = new Map<string, 'inbound' | 'decision' | 'command' | 'stored'>([
     [`${stack.namespace}${TOPICS.inbound}`, 'inbound'],
     [`${stack.namespace}${TOPICS.decisions}`, 'decision'],
     [`${stack.namespace}${TOPICS.outboundCommands}`, 'command'],
+    // outbound-sender's outbox relays its events later: the time it stored the send is the event's own.
+    [`${stack.namespace}${TOPICS.outboundEvents}`, 'stored'],
   ]);
   const kafka = createKafkaClient({ brokers: stack.kafkaBrokers, clientId: 'bench-pipeline-stages', logger: createLogger({ service: 'bench', level: 'warn' }) });
   const admin = kafka.admin();
@@ -509,6 +511,12 @@ async function readStageMarks(stack: Stack): Promise<Marks> {
             const key = message.key?.toString();
             if (!key) continue;
             const mark = marks.get(key) ?? {};
+            if (stage === 'stored') {
+              const event = JSON.parse(message.value?.toString() ?? '{}') as { type?: string; occurredAt?: string };
+              if (event.type === 'outbound.message.scheduled' && event.occurredAt) mark.stored ??= Date.parse(event.occurredAt);
+              marks.set(key, mark);
+              continue;
+            }
             mark[stage] ??= Number(message.timestamp);
             marks.set(key, mark);
           }
@@ -601,14 +609,14 @@ function report(input: {
   console.log(`\nHighest rate held: Parley ${held(hp)}${ceiling('Parley')}, Bottender ${held(hb)}${ceiling('Bottender')}; Parley / Bottender ${hp > 0 && hb > 0 ? (hp / hb).toFixed(2) : 'n/a'}.`);
 
   console.log("\n### Where Parley's time goes (p50 / p99 ms of each step, answered messages)\n");
-  console.log('| rate /s | phase | webhook → ingress published | → rules decided | → responder requested the send | → first Send API call (typing) | → answer sent |');
-  console.log('|---:|---|---:|---:|---:|---:|---:|');
+  console.log('| rate /s | phase | webhook → ingress published | → rules decided | → responder requested the send | → outbound-sender stored it | → first Send API call (typing) | → answer sent |');
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|');
   for (const r of [...steady, ...steps].filter((x) => x.system === 'Parley')) {
-    const spans: number[][] = [[], [], [], [], []];
+    const spans: number[][] = [[], [], [], [], [], []];
     for (const [key, s] of r.samples) {
       const m = input.marks.get(key);
-      if (!m || m.inbound === undefined || m.decision === undefined || m.command === undefined || s.firstCall === undefined || s.answer === undefined) continue;
-      const points = [s.t0, m.inbound, m.decision, m.command, s.firstCall, s.answer];
+      if (!m || m.inbound === undefined || m.decision === undefined || m.command === undefined || m.stored === undefined || s.firstCall === undefined || s.answer === undefined) continue;
+      const points = [s.t0, m.inbound, m.decision, m.command, m.stored, s.firstCall, s.answer];
       for (let i = 0; i < spans.length; i++) spans[i]!.push(points[i + 1]! - points[i]!);
     }
     const cell = (values: number[]) => {
