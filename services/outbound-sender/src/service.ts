@@ -164,7 +164,7 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
       clock,
       logger,
       onStored: (dueAt) => {
-        if (dueAt.getTime() <= clock.now().getTime()) dispatcher.wake();
+        if (dueAt.getTime() <= clock.now().getTime()) dispatcher.wakeOne();
       },
       onEvents: () => relay.wake(),
     })),
@@ -197,7 +197,7 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
       echoes: createEchoMetrics(metrics),
       partsSent: dispatchMetrics.partsSent,
       onEvents: () => relay.wake(),
-      onSendDue: () => dispatcher.wake(),
+      onSendDue: () => dispatcher.wakeOne(),
     })),
   }).catch(abort);
   started.unshift(() => echoes.stop());

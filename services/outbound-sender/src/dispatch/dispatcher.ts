@@ -65,8 +65,10 @@ export type DispatcherOptions = {
 };
 
 export type Dispatcher = {
-  /** Look for due sends now (a command came in, held sends were released). */
+  /** Every sleeping worker looks for due sends now (held sends were released, tests moved the clock). */
   wake(): void;
+  /** One sleeping worker looks now: one send became due (a command came in, an echo came). */
+  wakeOne(): void;
   /** Finishes the Send API calls in flight, lets go of its sends (still due), then resolves. */
   stop(): Promise<void>;
   /** How many times a worker asked the database for a due send (tests wait on it instead of sleeping). */
@@ -115,6 +117,16 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
 
   function wakeAll(): void {
     for (const wake of [...sleepers]) wake();
+  }
+
+  /**
+   * One sleeping worker looks now (a busy one looks again as soon as it is done, so nothing waits
+   * for the poll interval). One per new due send: waking every worker for each of them made each
+   * send cost a dozen empty claims under load.
+   */
+  function wakeOne(): void {
+    const [first] = sleepers;
+    first?.();
   }
 
   function sleep(ms: number): Promise<void> {
@@ -172,7 +184,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
    */
   async function echoCameMeanwhile(outboundId: string, part: number): Promise<void> {
     const current = (await ledger.parts(undefined, outboundId)).find((p) => p.index === part);
-    if (current && current.state !== 'unconfirmed' && (await ledger.makeDue(outboundId, clock.now())) === 'made_due') wakeAll();
+    if (current && current.state !== 'unconfirmed' && (await ledger.makeDue(outboundId, clock.now())) === 'made_due') wakeOne();
   }
 
   /**
@@ -486,6 +498,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
 
   return {
     wake: wakeAll,
+    wakeOne,
     passes: () => passes,
     async stop() {
       running = false;
