@@ -25,6 +25,17 @@ export const SIMULATOR: ProcessDefinition = {
   ],
 };
 
+/**
+ * How Node runs a service, wherever it runs (local stack, e2e, benchmarks; the Dockerfile sets the
+ * same in NODE_OPTIONS):
+ * - a 4 MiB young-generation semi-space: V8 sizes it from the machine's memory (up to 32 MiB here),
+ *   and a service's resident memory followed: 280–360 MiB under load, 133–204 MiB with this, for
+ *   no CPU cost the pipeline benchmark could tell apart from its noise (docs/benchmarks.md);
+ * - kafkajs 2.2.4 (maintenance mode) schedules negative timeouts, which Node 24 reports on every
+ *   request; the warning is harmless.
+ */
+export const SERVICE_NODE_OPTIONS = ['--max-semi-space-size=4', '--disable-warning=TimeoutNegativeWarning'] as const;
+
 /** The six services. Each consumes only topics that exist before it starts, so order does not matter. */
 export const SERVICES: ReadonlyArray<ProcessDefinition> = [
   { name: 'ingress', entry: 'services/ingress/src/main.ts', port: 3001, health: true, links: [{ label: 'Meta webhook', path: '/webhooks/messenger' }] },

@@ -10,7 +10,7 @@ import pg from 'pg';
 import { EVENT_TOPICS } from '@parley/contracts';
 import { createKafkaClient, provisionTopics } from '@parley/messaging';
 import { createLogger } from '@parley/observability';
-import { DEV_SECRETS, SERVICES, findRepoRoot, freePort, processEnvironment, sharedEnvironment } from '@parley/local-stack';
+import { DEV_SECRETS, SERVICES, SERVICE_NODE_OPTIONS, findRepoRoot, freePort, processEnvironment, sharedEnvironment } from '@parley/local-stack';
 import { startMetaSimulator } from '@parley/meta-simulator';
 import type { MetaSimulatorOptions, RunningMetaSimulator } from '@parley/meta-simulator';
 import { testDatabaseUrl, testKafkaBrokers, uniqueName, waitFor } from '@parley/testing';
@@ -78,8 +78,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     API_KEYS: `${ACCOUNT}:${API_KEY}`,
     ADMIN_ACCOUNT_IDS: ACCOUNT,
     LOG_LEVEL: options.logLevel ?? 'info',
-    // kafkajs (maintenance mode) trips a harmless Node 24 warning on every request.
-    NODE_OPTIONS: '--disable-warning=TimeoutNegativeWarning',
+    NODE_OPTIONS: SERVICE_NODE_OPTIONS.join(' '),
   };
   const logDir = join(root, '.local', 'e2e', namespace.slice(0, -1));
   mkdirSync(logDir, { recursive: true });
