@@ -79,10 +79,15 @@ export function createProjector(options: ProjectorOptions): Projector {
       const q = <T>(sql: string, params: unknown[] = []) => db.query<T>(sql, params, tx);
       // Every statement here reads a handful of rows by index: starting parallel workers, or JIT-compiling
       // a plan whose estimated cost looks high (a second per batch, measured), costs more than it saves.
-      await q('set local max_parallel_workers_per_gather = 0');
-      await q('set local jit = off');
-      await q('insert into projection_offsets (topic, partition, "offset") values (?, ?, -1) on conflict do nothing', [topic, partition]);
-      const [position] = await q<{ offset: string }>('select "offset" from projection_offsets where topic = ? and partition = ? for update', [topic, partition]);
+      // One statement for both (each statement is a round trip and a parse: per batch, they add up).
+      await q("select set_config('max_parallel_workers_per_gather', '0', true), set_config('jit', 'off', true)");
+      const lockPosition = () => q<{ offset: string }>('select "offset" from projection_offsets where topic = ? and partition = ? for update', [topic, partition]);
+      let [position] = await lockPosition();
+      if (!position) {
+        // The partition's first batch in this copy of the inbox.
+        await q('insert into projection_offsets (topic, partition, "offset") values (?, ?, -1) on conflict do nothing', [topic, partition]);
+        [position] = await lockPosition();
+      }
       const stored = BigInt(position?.offset ?? -1);
       const fresh = events.filter((e) => BigInt(e.offset) > stored);
       const result: AppliedBatch = { topic, partition, applied: fresh.length, conversationIds: [], pageIds: [], newCustomers: false };
