@@ -1,20 +1,18 @@
-// The dispatcher's wake-ups, against real Kafka and PostgreSQL with polling made slow (a minute), so
-// that only a wake-up can explain a send going out at once.
+// The dispatcher's wake-ups, against real Kafka and PostgreSQL.
 import { waitFor } from '@parley/testing';
 import { sendCommand } from './test-support/commands.ts';
 import { startHarness } from './test-support/harness.ts';
 import type { Harness } from './test-support/harness.ts';
 
-let h: Harness;
+describe('waking the dispatcher (polling made slow, a minute: only a wake-up explains a send going out at once)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { DISPATCH_POLL_MS: '60000', DISPATCH_CONCURRENCY: '4' } });
+  }, 120_000);
+  afterAll(async () => {
+    await h?.close();
+  });
 
-beforeAll(async () => {
-  h = await startHarness({ env: { DISPATCH_POLL_MS: '60000', DISPATCH_CONCURRENCY: '4' } });
-}, 120_000);
-afterAll(async () => {
-  await h?.close();
-});
-
-describe('waking the dispatcher', () => {
   it('given idle workers, when a command is stored, then one worker sends it at once and the others sleep on', async () => {
     const { pageId, psid } = h.createPage();
     // Every worker has looked once at start and is asleep for a minute.
@@ -28,5 +26,33 @@ describe('waking the dispatcher', () => {
     const looks = h.service().dispatcher.passes() - before;
     expect(looks).toBeGreaterThanOrEqual(1);
     expect(looks).toBeLessThan(4);
+  });
+});
+
+describe('an idle dispatcher', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { DISPATCH_POLL_MS: '100', DISPATCH_CONCURRENCY: '8' } });
+  }, 120_000);
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('looks for due sends once per poll interval, not once per worker, and still finds a send that became due with time', async () => {
+    const { pageId, psid } = h.createPage();
+    await waitFor(() => h.service().dispatcher.passes() >= 8, { description: 'the eight workers to look once' });
+    const before = h.service().dispatcher.passes();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const looks = h.service().dispatcher.passes() - before;
+    // Two seconds at 100 ms: about 20 looks (fewer on a slow machine); every worker on its own timer would be about 160.
+    expect(looks).toBeGreaterThan(0);
+    expect(looks).toBeLessThanOrEqual(30);
+
+    // Due in a second: no wake-up tells the dispatcher, only its tick.
+    const command = sendCommand({ pageId, psid, parts: [{ text: 'Later.' }], typingIndicator: false, sendAt: new Date(h.clock.now().getTime() + 1_000).toISOString() });
+    await h.publish([command]);
+    await h.waitForEvent(pageId, 'outbound.message.scheduled');
+    h.clock.advance(1_000);
+    await h.waitForEvent(pageId, 'outbound.message.sent', () => true, 20_000);
   });
 });

@@ -54,7 +54,7 @@ export type DispatcherOptions = {
   random?: () => number;
   /** Sends worked on at once (each holds a database connection while it works). */
   concurrency: number;
-  /** How often idle workers look for due sends. */
+  /** How often one idle worker looks for sends that became due with time. */
   pollMs: number;
   /** How often a held send re-checks the Page's token with auth-token. */
   holdRecheckMs: number;
@@ -120,26 +120,27 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
   }
 
   /**
-   * One sleeping worker looks now (a busy one looks again as soon as it is done, so nothing waits
-   * for the poll interval). One per new due send: waking every worker for each of them made each
-   * send cost a dozen empty claims under load.
+   * One sleeping worker looks now (a busy one looks again as soon as it is done). One per new due
+   * send: waking every worker for each of them made each send cost a dozen empty claims under load.
    */
   function wakeOne(): void {
     const [first] = sleepers;
     first?.();
   }
 
-  function sleep(ms: number): Promise<void> {
+  /** Until woken, or until `ms` pass when given (a worker backing off after a failure). */
+  function sleep(ms: number | null): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
-        clearTimeout(timer);
+        if (timer !== undefined) clearTimeout(timer);
         sleepers.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = ms === null ? undefined : setTimeout(done, ms);
       sleepers.add(done);
     });
   }
+
 
   async function callGraph(pageId: string, call: () => Promise<string | null>): Promise<GraphOutcome> {
     try {
@@ -156,6 +157,8 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
       const claimed = await ledger.claimDue(tx, clock.now());
       passes++;
       if (!claimed) return null;
+      // More may be due: another worker looks while this one works (a burst wakes them one by one).
+      wakeOne();
       const release = await work(tx, claimed);
       const { send } = release;
       await ledger.updateSend(tx, send.outboundId, {
@@ -490,10 +493,15 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
         log.error({ err: error, worker: id, failures }, 'dispatching failed; the send stays due and is retried');
       }
       if (!running) break;
-      if (!worked) await sleep(failures > 0 ? Math.min(10_000, options.pollMs * 2 ** Math.min(failures, 6)) : options.pollMs);
+      if (!worked) await sleep(failures > 0 ? Math.min(10_000, options.pollMs * 2 ** Math.min(failures, 6)) : null);
     }
   }
 
+  // Idle workers sleep until woken: by a new due send (wakeOne), by a worker that just claimed one
+  // (there may be more), or by this tick, which has one of them look for sends that became due with
+  // time (a later sendAt, a retry). Each worker polling on its own timer made an idle replica run
+  // two dozen empty claims a second.
+  const ticker = setInterval(wakeOne, options.pollMs);
   const workers = Array.from({ length: Math.max(1, options.concurrency) }, (_, i) => worker(i));
 
   return {
@@ -502,6 +510,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
     passes: () => passes,
     async stop() {
       running = false;
+      clearInterval(ticker);
       wakeAll();
       await Promise.all(workers);
     },
