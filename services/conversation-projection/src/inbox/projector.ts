@@ -121,11 +121,15 @@ export function createProjector(options: ProjectorOptions): Projector {
           [pgTextArray(locked), lockNamespace],
         );
       }
+      // A conversation's account comes from its Page's row, which a batch of another partition may be
+      // writing at the same time (partitions are applied side by side): Page events take their Pages'
+      // locks exclusively, conversation writes share them, so one always sees the other's rows. All
+      // of a batch's Page locks are taken here, once, each in its final mode: taking a shared lock for
+      // the conversations and then the exclusive one for a Page event of the same batch was an
+      // upgrade, and two batches doing it on the same Page deadlocked (seen in the benchmark).
+      const exclusivePages = new Set(pageEvents.map((e) => e.pageId));
+      await lockPages(q, [...new Set([...timeline.map((t) => t.event.pageId), ...exclusivePages])], exclusivePages);
       if (conversationIds.length > 0) {
-        // A conversation's account comes from its Page's row, which a batch of the pages topic may be
-        // writing at the same time (partitions are applied side by side): Page events take their
-        // Pages' locks exclusively, conversation writes share them, so one always sees the other's rows.
-        await lockPages(q, [...new Set(timeline.map((t) => t.event.pageId))], 'shared');
         const slices = await loadSlices(q, conversationIds, timeline.map((t) => t.event));
         const loaded = new Map(slices);
         for (const { id, event } of timeline) slices.set(id, applyEvent(slices.get(id)!, event, context));
@@ -145,8 +149,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       }
 
       if (pageEvents.length > 0) {
-        const pageIds = [...new Set(pageEvents.map((e) => e.pageId))];
-        await lockPages(q, pageIds, 'exclusive');
+        const pageIds = [...exclusivePages];
         const current = new Map(
           (await q<{ page_id: string; account_id: string | null; name: string | null; status: InboxPage['status']; status_reason: string | null }>(
             'select page_id, account_id, name, status, status_reason from pages where page_id = any(?::text[])',
@@ -171,12 +174,14 @@ export function createProjector(options: ProjectorOptions): Projector {
     });
   }
 
-  async function lockPages(q: Query, pageIds: string[], mode: 'shared' | 'exclusive'): Promise<void> {
+  /** The Pages' locks in one pass, in id order: exclusive for those in `exclusive`, shared for the rest. */
+  async function lockPages(q: Query, pageIds: string[], exclusive: ReadonlySet<string>): Promise<void> {
     if (pageIds.length === 0) return;
+    const sorted = [...pageIds].sort();
     await q(
-      `with ids as materialized (select id from unnest(?::text[]) id order by id)
-       select count(${mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock'}(?, hashtext(id))) from ids`,
-      [pgTextArray([...pageIds].sort()), pageLockNamespace],
+      `with ids as materialized (select id, exclusive from unnest(?::text[], ?::boolean[]) as t(id, exclusive) order by id)
+       select count(case when exclusive then pg_advisory_xact_lock(?, hashtext(id))::text else pg_advisory_xact_lock_shared(?, hashtext(id))::text end) from ids`,
+      [pgTextArray(sorted), sorted.map((id) => exclusive.has(id)), pageLockNamespace, pageLockNamespace],
     );
   }
 
