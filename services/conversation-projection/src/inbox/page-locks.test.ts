@@ -1,5 +1,5 @@
-// Two partitions applied side by side against a real PostgreSQL: batches that hold both a Page's
-// conversations and an event about the Page itself must not deadlock on the Page's lock.
+// The projector's locks against a real PostgreSQL: two partitions applied side by side must not
+// deadlock on a Page's lock, and a large batch must not run out PostgreSQL's lock table.
 import type { ParleyEvent } from '@parley/contracts';
 import type { ConsumedEvent } from '@parley/messaging';
 import { openDatabase } from '@parley/persistence';
@@ -9,7 +9,7 @@ import type { TestSchema } from '@parley/testing';
 import { OUR_APP_ID, testLogger } from '../test-support.ts';
 import { inboxEvents } from './fixtures.ts';
 import { inboxMigrations } from './migrations.ts';
-import { createProjector } from './projector.ts';
+import { MAX_CONVERSATIONS_PER_TRANSACTION, chunksByConversation, createProjector } from './projector.ts';
 import type { Projector } from './projector.ts';
 
 let schema: TestSchema;
@@ -47,4 +47,25 @@ describe('Page locks of batches applied side by side', () => {
     const rows = await db.query<{ n: string }>("select count(*) as n from conversations where page_id = 'page-locks-1' and account_id = 'acme'");
     expect(Number(rows[0]!.n)).toBe(30);
   });
+});
+
+describe('large batches', () => {
+  it('split into transactions of at most MAX_CONVERSATIONS_PER_TRANSACTION conversations, in order', () => {
+    const record = (id: string, conversationId: string | null) => ({ event: { id, conversationId } });
+    const events = [record('1', 'a'), record('2', 'b'), record('3', 'a'), record('4', 'c'), record('5', null), record('6', 'c'), record('7', 'd')];
+    expect(chunksByConversation(events, 2).map((chunk) => chunk.map((r) => r.event.id))).toEqual([['1', '2', '3'], ['4', '5', '6'], ['7']]);
+    expect(chunksByConversation(events, 100)).toHaveLength(1);
+    expect(chunksByConversation([], 2)).toEqual([]);
+  });
+
+  it('apply side by side without running out of locks, however many conversations they name', async () => {
+    const e = inboxEvents('page-locks-2', { accountId: 'acme' });
+    const size = 8 * MAX_CONVERSATIONS_PER_TRANSACTION;
+    const at = Date.now();
+    const many = (prefix: string) => Array.from({ length: size }, (_, i) => e.received(`${prefix}-${i}`, { at: at + i }));
+    const [left, right] = await Promise.all([projector.applyBatch(batch(0, many('left'))), projector.applyBatch(batch(1, many('right')))]);
+    expect(left.applied + right.applied).toBe(2 * size);
+    const rows = await db.query<{ n: string }>("select count(*) as n from conversations where page_id = 'page-locks-2'");
+    expect(Number(rows[0]!.n)).toBe(2 * size);
+  }, 120_000);
 });
