@@ -18,7 +18,6 @@ export const rulesConfigShape = {
   /** Escalate an unanswered customer when this many minutes of the reply window are left. */
   REPLY_WINDOW_ALERT_LEAD_MINUTES: z.coerce.number().int().min(1).max(23 * 60).default(60),
   WINDOW_SCHEDULER_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
-  /** How long an inbound event waits for its Page's `page.connected` before it is suppressed as page_disconnected. */
   /**
    * Optional: handle only Pages whose id matches this regular expression; events of other Pages are
    * skipped (acknowledged, not decided). For tests and canaries that share the topics with other
@@ -29,7 +28,15 @@ export const rulesConfigShape = {
     .optional()
     .refine((value) => value === undefined || isRegExp(value), 'must be a valid regular expression')
     .transform((value) => (value === undefined || value === '' ? null : new RegExp(value))),
+  /** How long an inbound event waits for its Page's `page.connected` before it is suppressed as page_disconnected. */
   UNKNOWN_PAGE_GRACE_SECONDS: z.coerce.number().int().min(0).max(3_600).default(30),
+  /**
+   * How long the ids of applied events are kept to recognise a redelivery (`processed_events`).
+   * Kafka redelivers within minutes; longer than the 24-hour reply window, so that an event replayed
+   * by an offset reset inside it is still recognised (an older one could only be suppressed as
+   * outside the window, under the same deterministic decision id, which consumers apply once).
+   */
+  PROCESSED_EVENTS_RETENTION_HOURS: z.coerce.number().int().min(25).max(24 * 365).default(168),
 };
 
 export type RulesConfig = z.infer<z.ZodObject<typeof rulesConfigShape>>;

@@ -35,4 +35,9 @@ export const migrations: Migration[] = [
        )`,
     ],
   },
+  {
+    name: '0002_processed_events_age',
+    // processed_events is pruned by age (store/pruner.ts): without this index each pass read it all.
+    up: ['create index processed_events_processed_at on processed_events (processed_at)'],
+  },
 ];

@@ -87,6 +87,7 @@ beforeAll(async () => {
     REPLY_WINDOW_ALERT_LEAD_MINUTES: 60,
     WINDOW_SCHEDULER_INTERVAL_MS: 200,
     UNKNOWN_PAGE_GRACE_SECONDS: 2,
+    PROCESSED_EVENTS_RETENTION_HOURS: 168,
     // Other projects' tests share these topics: decide only this test's Pages.
     PAGE_ID_FILTER: /^rules-page-/,
   };
@@ -390,5 +391,27 @@ describe('reply window scheduler', () => {
     await rules.windowScheduler.tick();
     expect(eventsOf('conversation.escalated', (e) => e.conversationId === conversationId)).toHaveLength(0);
     expect(await store.loadConversation(conversationId)).toMatchObject({ escalation: null, windowAlertedFor: null });
+  });
+});
+
+describe('processed event ids', () => {
+  it('are forgotten after the retention, and only the old ones', async () => {
+    const pageId = newPageId();
+    await connectPage(pageId);
+    const message = messageReceived({ pageId, psid: 'customer-prune', at: new Date() });
+    await publisher.publish([message]);
+    await decisionFor(message);
+    const old = Array.from({ length: 25 }, (_, i) => `${pageId}-old-${i}`);
+    await db.query(
+      `insert into processed_events (event_id, event_type, processed_at) select id, 'test.old', now() - interval '8 days' from unnest(?::text[]) id`,
+      [old],
+    );
+
+    const pruned = await rules.processedEventsPruner.prune();
+
+    expect(pruned).toBeGreaterThanOrEqual(25);
+    expect(await db.query('select 1 from processed_events where event_id = any(?::text[])', [old])).toEqual([]);
+    // What was applied within the retention is still recognised.
+    expect(await store.isProcessed(message.id)).toBe(true);
   });
 });

@@ -18,7 +18,12 @@ import { createPageEventsHandler } from './pages/page-events-handler.ts';
 import { startWindowScheduler } from './reply-window/scheduler.ts';
 import type { WindowScheduler } from './reply-window/scheduler.ts';
 import { mountSettingsRoutes } from './settings/routes.ts';
+import { startProcessedEventsPruner } from './store/pruner.ts';
+import type { ProcessedEventsPruner } from './store/pruner.ts';
 import { createRulesStore } from './store/store.ts';
+
+/** How often the ids of old applied events are forgotten (see PROCESSED_EVENTS_RETENTION_HOURS). */
+const PRUNE_INTERVAL_MS = 10 * 60_000;
 
 export type RulesDeps = {
   logger: Logger;
@@ -36,6 +41,7 @@ export type RunningRules = {
   /** Resolves once every consumer has joined its group. */
   ready: Promise<void>;
   windowScheduler: WindowScheduler;
+  processedEventsPruner: ProcessedEventsPruner;
   stop(): Promise<void>;
 };
 
@@ -117,16 +123,26 @@ export async function startRules(config: RulesConfig, deps: RulesDeps): Promise<
     metrics,
   });
 
+  const processedEventsPruner = startProcessedEventsPruner({
+    store,
+    clock,
+    retentionMs: config.PROCESSED_EVENTS_RETENTION_HOURS * 3_600_000,
+    intervalMs: PRUNE_INTERVAL_MS,
+    logger,
+  });
+
   return {
     url: server.url,
     port: server.port,
     ready: Promise.all(consumers.map((c) => c.ready)).then(() => undefined),
     windowScheduler,
+    processedEventsPruner,
     async stop() {
       // Stop taking work (HTTP, then records, then the alarm), let in-flight work finish, then disconnect.
       await server.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the HTTP server failed'));
       await Promise.allSettled(consumers.map((c) => c.stop()));
       await windowScheduler.stop();
+      await processedEventsPruner.stop();
       await publisher.disconnect().catch(() => undefined);
       await db.close();
     },

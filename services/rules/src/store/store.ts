@@ -14,6 +14,8 @@ export type RulesStore = {
   /** markProcessed for many events in one statement: the ids recorded now (the others were already). */
   markProcessedMany(tx: Transaction, events: ReadonlyArray<{ id: string; type: string }>): Promise<Set<string>>;
   isProcessed(eventId: string): Promise<boolean>;
+  /** Forgets up to `limit` ids recorded before `before`; resolves with how many it forgot. */
+  pruneProcessed(before: Date, limit: number): Promise<number>;
   /** The Page, or null when nothing is known about it. `lock` holds it until the transaction ends. */
   loadPage(pageId: string, tx?: Transaction, lock?: boolean): Promise<PageState | null>;
   /** The Pages known among `pageIds`, by id (read, not locked). */
@@ -59,6 +61,18 @@ export function createRulesStore(db: Database): RulesStore {
         tx,
       );
       return new Set(rows.map((r) => r.event_id));
+    },
+
+    async pruneProcessed(before, limit) {
+      // In bounded chunks: one huge delete would hold its locks and bloat the WAL at once.
+      const rows = await db.query<{ n: string }>(
+        `with gone as (
+           delete from processed_events where event_id in (select event_id from processed_events where processed_at < ? limit ?)
+           returning 1)
+         select count(*) as n from gone`,
+        [before, limit],
+      );
+      return Number(rows[0]?.n ?? 0);
     },
 
     async isProcessed(eventId) {
