@@ -66,6 +66,22 @@ export type BatchConsumerOptions = CommonOptions & {
   handleBatch(batch: { topic: string; partition: number; events: ConsumedEvent[] }): Promise<void>;
 };
 
+/**
+ * Both callbacks of an event consumer from one handler of several events (one event is a batch of
+ * one), so that what an event does is defined once. `accept` drops events before the handler sees
+ * them (a Page filter); they are acknowledged all the same.
+ */
+export function handlersOfMany(
+  handleMany: (events: ReadonlyArray<ParleyEvent>) => Promise<void>,
+  accept: (event: ParleyEvent) => boolean = () => true,
+): Pick<EventConsumerOptions, 'handle' | 'handleMany'> {
+  const accepted = (records: ReadonlyArray<ConsumedEvent>) => records.map((r) => r.event).filter(accept);
+  return {
+    handle: (_event, position) => handleMany(accepted([position])),
+    handleMany: (records) => handleMany(accepted(records)),
+  };
+}
+
 export type RunningConsumer = {
   stop(): Promise<void>;
   /** Resolves when the consumer has joined its group and received partitions. */

@@ -5,8 +5,7 @@ import { TOPICS } from '@parley/contracts';
 import type { ParleyEvent } from '@parley/contracts';
 import { createGraphApiClient } from '@parley/graph-api';
 import { createHttpApp, startHttpServer } from '@parley/http';
-import { createEventPublisher, createKafkaClient, isBrokerReachable, startEventConsumer } from '@parley/messaging';
-import type { ConsumedEvent } from '@parley/messaging';
+import { createEventPublisher, createKafkaClient, handlersOfMany, isBrokerReachable, startEventConsumer } from '@parley/messaging';
 import { Counter, Gauge, createMetricsRegistry } from '@parley/observability';
 import type { Logger, Registry } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
@@ -145,11 +144,6 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
     async (event: ParleyEvent): Promise<void> => {
       if (acceptPage(event.pageId)) await handle(event);
     };
-  // A handler of several events serves both consumer callbacks: one event is a batch of one.
-  const manyForAcceptedPages = (handleMany: (events: ReadonlyArray<ParleyEvent>) => Promise<void>) => {
-    const accepted = (events: ConsumedEvent[]) => events.map((e) => e.event).filter((event) => acceptPage(event.pageId));
-    return { handle: (_event: ParleyEvent, position: ConsumedEvent) => handleMany(accepted([position])), handleMany: (events: ConsumedEvent[]) => handleMany(accepted(events)) };
-  };
 
   const commands = await startEventConsumer({
     kafka,
@@ -158,7 +152,7 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
     groupId: config.CONSUMER_GROUP_ID,
     topics: [TOPICS.outboundCommands],
     fromBeginning: config.CONSUME_FROM_BEGINNING,
-    ...manyForAcceptedPages(createCommandHandler({
+    ...handlersOfMany(createCommandHandler({
       db,
       ledger,
       clock,
@@ -167,7 +161,7 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
         if (dueAt.getTime() <= clock.now().getTime()) dispatcher.wakeOne();
       },
       onEvents: () => relay.wake(),
-    })),
+    }), (event) => acceptPage(event.pageId)),
   }).catch(abort);
   started.unshift(() => commands.stop());
   const pages = await startEventConsumer({

@@ -1,7 +1,7 @@
 import { TOPICS } from '@parley/contracts';
 import type { ParleyEvent } from '@parley/contracts';
-import { RetriableError, startEventConsumer } from '@parley/messaging';
-import type { ConsumedEvent, EventPublisher, Kafka, RunningConsumer } from '@parley/messaging';
+import { RetriableError, handlersOfMany, startEventConsumer } from '@parley/messaging';
+import type { EventPublisher, Kafka, RunningConsumer } from '@parley/messaging';
 import type { Logger } from '@parley/observability';
 import { contextEntryOf } from './conversation-context/context.ts';
 import type { ContextEntry } from './conversation-context/context.ts';
@@ -130,15 +130,13 @@ export async function startConsumers(kafka: Kafka, groups: ConsumerGroups, topic
     topics: [topics.decisions, topics.pages],
     handle: handleDecisionEvent(deps),
   });
-  const contextEvents = handleContextEvents(deps);
   const context = await startEventConsumer({
     kafka,
     publisher: deps.publisher,
     logger: deps.logger,
     groupId: groups.context,
     topics: [topics.inbound, topics.outboundEvents],
-    handle: handleContextEvent(deps),
-    handleMany: (events: ConsumedEvent[]) => contextEvents(events.map((e) => e.event)),
+    ...handlersOfMany(handleContextEvents(deps)),
   });
   return [decisions, context];
 }

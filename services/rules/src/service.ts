@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { TOPICS } from '@parley/contracts';
 import type { ParleyEvent } from '@parley/contracts';
 import { createHttpApp, startHttpServer } from '@parley/http';
-import { createEventPublisher, createKafkaClient, isBrokerReachable, startEventConsumer } from '@parley/messaging';
-import type { ConsumedEvent, RunningConsumer } from '@parley/messaging';
+import { createEventPublisher, createKafkaClient, handlersOfMany, isBrokerReachable, startEventConsumer } from '@parley/messaging';
+import type { RunningConsumer } from '@parley/messaging';
 import { createMetricsRegistry } from '@parley/observability';
 import type { Logger, Registry } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
@@ -75,23 +75,19 @@ export async function startRules(config: RulesConfig, deps: RulesDeps): Promise<
   const consumers: RunningConsumer[] = [];
   const group = (name: string) => `${config.CONSUMER_GROUP_PREFIX}.${name}`;
   const pageFilter = config.PAGE_ID_FILTER;
-  const scoped = (handle: (event: ParleyEvent) => Promise<void>) => (pageFilter === null ? handle : async (event: ParleyEvent) => (pageFilter.test(event.pageId) ? handle(event) : undefined));
-  // Handlers of several events at once serve both consumer callbacks: one event is a batch of one.
-  const scopedBatch = (handleMany: (events: ReadonlyArray<ParleyEvent>) => Promise<void>) => {
-    const inScope = (events: ConsumedEvent[]) => events.map((e) => e.event).filter((event) => pageFilter === null || pageFilter.test(event.pageId));
-    return { handle: (event: ParleyEvent, position: ConsumedEvent) => handleMany(inScope([position])), handleMany: (events: ConsumedEvent[]) => handleMany(inScope(events)) };
-  };
-  const conversationEvents = scopedBatch(createConversationEventsHandler({ store }));
+  const inScope = (event: ParleyEvent) => pageFilter === null || pageFilter.test(event.pageId);
+  const pageEvents = createPageEventsHandler({ store, logger });
+  const conversationEvents = handlersOfMany(createConversationEventsHandler({ store }), inScope);
   try {
     consumers.push(
-      await startEventConsumer({ kafka, publisher, logger, groupId: group('pages'), topics: [TOPICS.pages], handle: scoped(createPageEventsHandler({ store, logger })) }),
+      await startEventConsumer({ kafka, publisher, logger, groupId: group('pages'), topics: [TOPICS.pages], handle: async (event) => (inScope(event) ? pageEvents(event) : undefined) }),
       await startEventConsumer({
         kafka,
         publisher,
         logger,
         groupId: group('inbound'),
         topics: [TOPICS.inbound],
-        ...scopedBatch(createInboundHandler({
+        ...handlersOfMany(createInboundHandler({
           store,
           publisher,
           clock,
@@ -100,7 +96,7 @@ export async function startRules(config: RulesConfig, deps: RulesDeps): Promise<
           unknownPageGraceMs: config.UNKNOWN_PAGE_GRACE_SECONDS * 1_000,
           logger,
           metrics,
-        })),
+        }), inScope),
       }),
       await startEventConsumer({ kafka, publisher, logger, groupId: group('outbound'), topics: [TOPICS.outboundEvents], ...conversationEvents }),
       await startEventConsumer({ kafka, publisher, logger, groupId: group('decisions'), topics: [TOPICS.decisions], ...conversationEvents }),
