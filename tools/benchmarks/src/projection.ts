@@ -271,7 +271,8 @@ async function startService(brokers: string[], databaseUrl: string): Promise<Chi
       KAFKA_BROKERS: brokers.join(','),
       DATABASE_URL: databaseUrl,
       PORT: String(PORT),
-      LOG_LEVEL: 'warn',
+      // SERVICE_LOG_LEVEL=info shows how long finishing the rebuild's bulk load took.
+      LOG_LEVEL: process.env['SERVICE_LOG_LEVEL'] ?? 'warn',
       API_KEYS: 'bench:bench-key,ops:ops-key',
       ADMIN_ACCOUNT_IDS: 'ops',
       META_APP_ID: '1517776481860111',
