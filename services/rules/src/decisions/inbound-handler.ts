@@ -72,7 +72,6 @@ export function createInboundHandler(deps: InboundHandlerDeps): (events: Readonl
           changed.set(event.conversationId, next);
         }
         outputs.push(...decided);
-        if (decided.length > 0) deps.logger.debug({ conversationId: event.conversationId, trigger: event.id, emitted: decided.map((e) => e.type) }, 'inbound event decided');
       }
       await deps.store.saveConversations([...changed.values()], tx);
       // Our escalations come back on conversation.decisions.v1: already applied, skip them there.
@@ -81,6 +80,8 @@ export function createInboundHandler(deps: InboundHandlerDeps): (events: Readonl
       return outputs;
     });
     deps.metrics.record(published);
+    // After the commit, so that the log never tells of a decision that was rolled back.
+    for (const output of published) deps.logger.debug({ conversationId: output.conversationId, trigger: output.causationId, emitted: output.type }, 'inbound event decided');
   };
 }
 
