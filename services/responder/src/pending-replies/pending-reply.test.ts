@@ -153,10 +153,12 @@ describe('pending replies: what is published', () => {
         tag: null,
         typingIndicator: true,
         sendAt: at(10_000).toISOString(),
+        replyWindowClosesAt: pending.replyWindowClosesAt,
         parts: [{ text: 'Hello!' }, { text: 'We open at 9.' }],
         commentId: null,
       },
     });
+    expect(Date.parse(command.data.replyWindowClosesAt!)).toBeGreaterThan(at(10_000).getTime());
     // The same reply always gives the same command id.
     expect(sendCommandFor(pending, ['x'], { now: at(20_000), accountId: null, commentId: null }).id).toBe(command.id);
   });

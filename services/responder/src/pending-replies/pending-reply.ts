@@ -251,6 +251,9 @@ export function sendCommandFor(
       messagingType: 'RESPONSE',
       tag: null,
       sendAt: context.now.toISOString(),
+      // The customer's window as rules computed it: outbound-sender fails the send as window_closed
+      // without calling Meta once it has passed (else it would assume sendAt + 24 h).
+      replyWindowClosesAt: pending.replyWindowClosesAt,
       typingIndicator: true,
       agentId: null,
     },
