@@ -120,7 +120,10 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
         await tools.withTrace(chunk[0]!, () => handleMany(chunk));
         tools.resolve(chunk[chunk.length - 1]!.offset);
       } catch (error) {
-        log.warn({ err: error, topic: chunk[0]!.topic, partition: chunk[0]!.partition, events: chunk.length }, 'handling events together failed; handling them one by one');
+        // A retriable failure (a database outage, a Page not known yet) is logged again by the
+        // one-by-one retries if it lasts; anything else may be a poison event, worth a warning now.
+        const level = retryVerdict(error) === 'retry_forever' ? 'debug' : 'warn';
+        log[level]({ err: error, topic: chunk[0]!.topic, partition: chunk[0]!.partition, events: chunk.length }, 'handling events together failed; handling them one by one');
         await handleOneByOne(chunk, tools);
       }
     }

@@ -141,7 +141,6 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
     });
   }
 
-
   async function callGraph(pageId: string, call: () => Promise<string | null>): Promise<GraphOutcome> {
     try {
       const mid = await options.pageContext.run(pageId, call);
