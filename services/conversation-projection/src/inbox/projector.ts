@@ -79,8 +79,12 @@ export function createProjector(options: ProjectorOptions): Projector {
       const q = <T>(sql: string, params: unknown[] = []) => db.query<T>(sql, params, tx);
       // Every statement here reads a handful of rows by index: starting parallel workers, or JIT-compiling
       // a plan whose estimated cost looks high (a second per batch, measured), costs more than it saves.
-      // One statement for both (each statement is a round trip and a parse: per batch, they add up).
-      await q("select set_config('max_parallel_workers_per_gather', '0', true), set_config('jit', 'off', true)");
+      // Sequential scans are off for the same reason: the tables grow from nothing (a new copy, a
+      // bulk load) faster than autovacuum's statistics follow, and on stale statistics PostgreSQL
+      // read all of `messages` twice per batch to find 1,000 rows by mid (200–250 ms a batch at
+      // 200,000 messages, growing with the table; seen with auto_explain in the benchmark).
+      // One statement for all three (each statement is a round trip and a parse: per batch, they add up).
+      await q("select set_config('max_parallel_workers_per_gather', '0', true), set_config('jit', 'off', true), set_config('enable_seqscan', 'off', true)");
       const lockPosition = () => q<{ offset: string }>('select "offset" from projection_offsets where topic = ? and partition = ? for update', [topic, partition]);
       let [position] = await lockPosition();
       if (!position) {
