@@ -637,6 +637,8 @@ const SUMMARY_OF_X = `
     select case when x.channel = 'messenger' then
              (select cu.profile_name from customers cu where cu.page_id = x.page_id and cu.psid = x.customer_psid and cu.profile_available)
            end as profile_name
+    -- A fence: pulled up, the lookup ran once for each of the two uses of profile_name (seen in EXPLAIN).
+    offset 0
   ) f
   -- One pass over the conversation's messages (an index range) gives all three facts.
   cross join lateral (
