@@ -11,11 +11,11 @@
 // 'graph' with only the HTTP status, classified by status (5xx transient, 4xx permanent).
 import { createHmac } from 'node:crypto';
 import CircuitBreaker from 'opossum';
+import type { BreakerState } from '@parley/observability';
 import { GraphApiError, isBreakerFailure } from './graph-api-error.ts';
 import { parseUsageHeaders } from './usage.ts';
 import type { GraphUsage } from './usage.ts';
 
-export type BreakerState = 'closed' | 'open' | 'half_open';
 
 export interface GraphApiBreakerOptions {
   /** Name used in state-change reports and metrics. Default 'graph-api'. */

@@ -1,9 +1,10 @@
 // Public API of @parley/graph-api: a thin Meta Graph API client behind one circuit breaker, plus the
 // pure helpers that interpret its failures and usage headers.
 export { createGraphApiClient } from './client.ts';
+// The breaker reports its states in observability's terms, so its reporter can take them as they are.
+export type { BreakerState } from '@parley/observability';
 export type {
   AttachmentType,
-  BreakerState,
   GraphApiBreakerOptions,
   GraphApiClient,
   GraphApiClientOptions,

@@ -5,7 +5,7 @@ import { createGraphApiClient } from '@parley/graph-api';
 import type { GraphApiClient } from '@parley/graph-api';
 import { createHttpApp, startHttpServer } from '@parley/http';
 import { createEventPublisher, createKafkaClient, isBrokerReachable, startEventConsumer } from '@parley/messaging';
-import { createMetricsRegistry } from '@parley/observability';
+import { breakerReporter, createMetricsRegistry } from '@parley/observability';
 import type { Logger, Registry } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
 import { createApiKeyAuthenticator } from './auth.ts';
@@ -46,6 +46,8 @@ export async function startAuthToken(config: AuthTokenConfig, deps: AuthTokenDep
   const { logger } = deps;
   const now = deps.now ?? Date.now;
   const metrics = deps.metrics ?? createMetricsRegistry('auth-token');
+  const breakers = breakerReporter({ logger, metrics });
+  breakers.watch('graph-api');
   const appSecret = config.META_APP_SECRET[0]!; // the newest secret signs our calls
 
   const db = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, logger, migrations });
@@ -58,7 +60,7 @@ export async function startAuthToken(config: AuthTokenConfig, deps: AuthTokenDep
       baseUrl: config.GRAPH_API_BASE_URL,
       version: config.GRAPH_API_VERSION,
       breaker: { name: 'graph-api' },
-      onStateChange: (name, state) => logger.warn({ breaker: name, state }, `circuit breaker ${name} is ${state}`),
+      onStateChange: breakers.report,
     });
   const kafka = createKafkaClient({ brokers: config.KAFKA_BROKERS, clientId: 'auth-token', logger , namespace: config.KAFKA_NAMESPACE ?? '' });
   const publisher = createEventPublisher({ kafka, logger });

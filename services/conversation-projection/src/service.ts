@@ -2,7 +2,7 @@ import { createGraphApiClient } from '@parley/graph-api';
 import type { GraphApiClient } from '@parley/graph-api';
 import { createHttpApp, startHttpServer } from '@parley/http';
 import { createEventPublisher, createKafkaClient, isBrokerReachable } from '@parley/messaging';
-import { Counter, createMetricsRegistry } from '@parley/observability';
+import { Counter, breakerReporter, createMetricsRegistry } from '@parley/observability';
 import type { Logger } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
 import { requireAccount, requireAdmin } from './api/auth.ts';
@@ -77,12 +77,14 @@ export async function startConversationProjection(config: ProjectionConfig, deps
   let enricher: ProfileEnricher | undefined;
   const tokens = createPageTokens({ authTokenUrl: config.AUTH_TOKEN_URL, internalToken: config.INTERNAL_API_TOKEN, clock });
   if (config.PROFILE_ENRICHMENT) {
+    const breakers = breakerReporter({ logger, metrics });
+    breakers.watch('graph-api-profiles');
     graph = createGraphApiClient({
       appId: config.META_APP_ID,
       baseUrl: config.GRAPH_API_BASE_URL,
       version: config.GRAPH_API_VERSION,
       breaker: { name: 'graph-api-profiles' },
-      onStateChange: (name, state) => logger.warn({ breaker: name, state }, 'Graph API circuit breaker changed state'),
+      onStateChange: breakers.report,
     });
     enricher = createProfileEnricher({
       inbox: () => host.current(),

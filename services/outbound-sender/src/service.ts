@@ -6,7 +6,7 @@ import type { ParleyEvent } from '@parley/contracts';
 import { createGraphApiClient } from '@parley/graph-api';
 import { createHttpApp, startHttpServer } from '@parley/http';
 import { createEventPublisher, createKafkaClient, handlersOfMany, isBrokerReachable, startEventConsumer } from '@parley/messaging';
-import { Counter, Gauge, createMetricsRegistry } from '@parley/observability';
+import { breakerReporter, createMetricsRegistry } from '@parley/observability';
 import type { Logger, Registry } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
 import { systemClock } from './clock.ts';
@@ -64,12 +64,8 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
 
   const limiter = createPageRateLimiter({ ratePerSecond: config.PAGE_SEND_RATE_PER_SECOND });
   const pageContext = new AsyncLocalStorage<string>();
-  const breakerState =
-    (metrics.getSingleMetric('circuit_breaker_state') as Gauge<'breaker'> | undefined) ??
-    new Gauge({ name: 'circuit_breaker_state', help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open', labelNames: ['breaker'], registers: [metrics] });
-  const breakerTransitions =
-    (metrics.getSingleMetric('circuit_breaker_transitions_total') as Counter<'breaker' | 'state'> | undefined) ??
-    new Counter({ name: 'circuit_breaker_transitions_total', help: 'Circuit breaker state changes', labelNames: ['breaker', 'state'], registers: [metrics] });
+  const breakers = breakerReporter({ logger, metrics });
+  breakers.watch('graph-api');
   const appSecret = config.META_APP_SECRET?.split(',')[0]?.trim();
   const graph = createGraphApiClient({
     appId: config.META_APP_ID,
@@ -83,15 +79,10 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
       volumeThreshold: config.GRAPH_BREAKER_VOLUME_THRESHOLD,
       errorThresholdPercentage: config.GRAPH_BREAKER_ERROR_PERCENT,
     },
-    onStateChange: (name, state) => {
-      logger.warn({ breaker: name, state }, `circuit breaker ${name} is ${state}`);
-      breakerState.set({ breaker: name }, state === 'open' ? 2 : state === 'half_open' ? 1 : 0);
-      breakerTransitions.inc({ breaker: name, state });
-    },
+    onStateChange: breakers.report,
     // Usage headers slow down the Page the call was made for (the dispatcher runs each call in its context).
     onUsage: pageUsageListener(limiter, pageContext, clock),
   });
-  breakerState.set({ breaker: 'graph-api' }, 0);
   const tokens = createPageTokenProvider({
     authTokenUrl: config.AUTH_TOKEN_URL,
     internalApiToken: config.INTERNAL_API_TOKEN,
