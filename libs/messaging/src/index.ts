@@ -2,7 +2,7 @@ export { createKafkaClient, provisionTopics, isBrokerReachable, namespaced } fro
 export type { Kafka, KafkaClientOptions } from './kafka.ts';
 export { createEventPublisher } from './publisher.ts';
 export type { EventPublisher, PublisherOptions, RawRecord } from './publisher.ts';
-export { handlersOfMany, startEventConsumer, startBatchConsumer } from './consumer.ts';
+export { BACKGROUND_FETCH, handlersOfMany, startEventConsumer, startBatchConsumer } from './consumer.ts';
 export type { BatchConsumerOptions, ConsumedEvent, EventConsumerOptions, RecordPosition, RetryPolicy, RunningConsumer } from './consumer.ts';
 export { RetriableError, PermanentError, retryVerdict, backoffMs } from './errors.ts';
 export type { RetryVerdict } from './errors.ts';

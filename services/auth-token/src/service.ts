@@ -4,7 +4,7 @@ import { TOPICS } from '@parley/contracts';
 import { createGraphApiClient } from '@parley/graph-api';
 import type { GraphApiClient } from '@parley/graph-api';
 import { createHttpApp, startHttpServer } from '@parley/http';
-import { createEventPublisher, createKafkaClient, isBrokerReachable, startEventConsumer } from '@parley/messaging';
+import { BACKGROUND_FETCH, createEventPublisher, createKafkaClient, isBrokerReachable, startEventConsumer } from '@parley/messaging';
 import { breakerReporter, createMetricsRegistry } from '@parley/observability';
 import type { Logger, Registry } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
@@ -139,6 +139,7 @@ export async function startAuthToken(config: AuthTokenConfig, deps: AuthTokenDep
     groupId: config.TOKEN_REJECTED_GROUP_ID,
     topics: [TOPICS.outboundEvents],
     fromBeginning: config.TOKEN_REJECTED_FROM_BEGINNING,
+    fetch: BACKGROUND_FETCH,
     handle: tokenRejectedHandler({ db, logger, now, wake: () => scheduler.wake() }),
   });
 

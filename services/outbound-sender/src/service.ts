@@ -5,7 +5,7 @@ import { TOPICS } from '@parley/contracts';
 import type { ParleyEvent } from '@parley/contracts';
 import { createGraphApiClient } from '@parley/graph-api';
 import { createHttpApp, startHttpServer } from '@parley/http';
-import { createEventPublisher, createKafkaClient, handlersOfMany, isBrokerReachable, startEventConsumer } from '@parley/messaging';
+import { BACKGROUND_FETCH, createEventPublisher, createKafkaClient, handlersOfMany, isBrokerReachable, startEventConsumer } from '@parley/messaging';
 import { breakerReporter, createMetricsRegistry } from '@parley/observability';
 import type { Logger, Registry } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
@@ -162,6 +162,7 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
     groupId: `${config.CONSUMER_GROUP_ID}.pages`,
     topics: [TOPICS.pages],
     fromBeginning: config.CONSUME_FROM_BEGINNING,
+    fetch: BACKGROUND_FETCH,
     handle: forAcceptedPages(createPageEventsHandler({ db, ledger, tokens, clock, logger, onSendsWoken: () => dispatcher.wake() })),
   }).catch(abort);
   started.unshift(() => pages.stop());

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { TOPICS } from '@parley/contracts';
 import type { ParleyEvent } from '@parley/contracts';
 import { createHttpApp, startHttpServer } from '@parley/http';
-import { createEventPublisher, createKafkaClient, handlersOfMany, isBrokerReachable, startEventConsumer } from '@parley/messaging';
+import { BACKGROUND_FETCH, createEventPublisher, createKafkaClient, handlersOfMany, isBrokerReachable, startEventConsumer } from '@parley/messaging';
 import type { RunningConsumer } from '@parley/messaging';
 import { createMetricsRegistry } from '@parley/observability';
 import type { Logger, Registry } from '@parley/observability';
@@ -80,7 +80,9 @@ export async function startRules(config: RulesConfig, deps: RulesDeps): Promise<
   const conversationEvents = handlersOfMany(createConversationEventsHandler({ store }), inScope);
   try {
     consumers.push(
-      await startEventConsumer({ kafka, publisher, logger, groupId: group('pages'), topics: [TOPICS.pages], handle: async (event) => (inScope(event) ? pageEvents(event) : undefined) }),
+      // Page events, and what happened to sends and decisions, are bookkeeping no answer waits for:
+      // their fetches are held for fuller batches (BACKGROUND_FETCH). Inbound events are decided at once.
+      await startEventConsumer({ kafka, publisher, logger, groupId: group('pages'), topics: [TOPICS.pages], fetch: BACKGROUND_FETCH, handle: async (event) => (inScope(event) ? pageEvents(event) : undefined) }),
       await startEventConsumer({
         kafka,
         publisher,
@@ -98,8 +100,8 @@ export async function startRules(config: RulesConfig, deps: RulesDeps): Promise<
           metrics,
         }), inScope),
       }),
-      await startEventConsumer({ kafka, publisher, logger, groupId: group('outbound'), topics: [TOPICS.outboundEvents], ...conversationEvents }),
-      await startEventConsumer({ kafka, publisher, logger, groupId: group('decisions'), topics: [TOPICS.decisions], ...conversationEvents }),
+      await startEventConsumer({ kafka, publisher, logger, groupId: group('outbound'), topics: [TOPICS.outboundEvents], fetch: BACKGROUND_FETCH, ...conversationEvents }),
+      await startEventConsumer({ kafka, publisher, logger, groupId: group('decisions'), topics: [TOPICS.decisions], fetch: BACKGROUND_FETCH, ...conversationEvents }),
     );
   } catch (error) {
     await Promise.allSettled(consumers.map((c) => c.stop()));

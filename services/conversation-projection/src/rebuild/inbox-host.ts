@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { EventPublisher, Kafka, RunningConsumer } from '@parley/messaging';
-import { startBatchConsumer } from '@parley/messaging';
+import { BACKGROUND_FETCH, startBatchConsumer } from '@parley/messaging';
 import type { Logger } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
 import type { Database } from '@parley/persistence';
@@ -151,7 +151,8 @@ export async function startInboxHost(options: InboxHostOptions): Promise<InboxHo
       fromBeginning: true,
       // A backlog (catching up, a rebuild) arrives in batches of thousands of events, which the
       // projector folds per conversation: one write per conversation and batch, not per event.
-      fetch: { maxBytesPerPartition: 4 * 2 ** 20, maxBytes: 24 * 2 ** 20 },
+      // Live, the inbox is off the customer's critical path: fetches held for fuller batches.
+      fetch: { maxBytesPerPartition: 4 * 2 ** 20, maxBytes: 24 * 2 ** 20, ...BACKGROUND_FETCH },
       // Two partitions at once keep PostgreSQL busy while this process folds the next batch.
       // Batches of different topics may name the same conversation: the projector's per-conversation
       // advisory locks order them.
