@@ -1,5 +1,6 @@
-// The projector's locks against a real PostgreSQL: two partitions applied side by side must not
-// deadlock on a Page's lock, and a large batch must not run out PostgreSQL's lock table.
+// The projector's locks against a real PostgreSQL: transactions applied side by side (two groups
+// of one replica, or two replicas during a rebalance) must not deadlock on a Page's lock, and a
+// large batch must not run out PostgreSQL's lock table.
 import type { ParleyEvent } from '@parley/contracts';
 import type { ConsumedEvent } from '@parley/messaging';
 import { openDatabase } from '@parley/persistence';
@@ -15,12 +16,15 @@ import type { Projector } from './projector.ts';
 let schema: TestSchema;
 let db: Database;
 let projector: Projector;
+/** A second replica on the same inbox: its batches are never grouped with the first one's. */
+let replica: Projector;
 const offsets = [0, 0];
 
 beforeAll(async () => {
   schema = await createTestSchema(testDatabaseUrl(), 'page_locks');
   db = await openDatabase({ databaseUrl: testDatabaseUrl(), schema: schema.schema, logger: testLogger(), migrations: inboxMigrations, poolSize: 4 });
   projector = createProjector({ db, logger: testLogger(), context: { ourAppIds: new Set([OUR_APP_ID]) } });
+  replica = createProjector({ db, logger: testLogger(), context: { ourAppIds: new Set([OUR_APP_ID]) } });
 });
 afterAll(async () => {
   await db?.close();
@@ -41,7 +45,7 @@ describe('Page locks of batches applied side by side', () => {
       // Each batch: a customer's message (the Page's lock, shared) and the Page's own event (exclusive).
       await Promise.all([
         projector.applyBatch(batch(0, [e.received(`a-${round}`, { at: at + round }), e.pageConnected({ accountId: 'acme', at: at + round })])),
-        projector.applyBatch(batch(1, [e.received(`b-${round}`, { at: at + round }), e.pageConnected({ accountId: 'acme', at: at + round })])),
+        replica.applyBatch(batch(1, [e.received(`b-${round}`, { at: at + round }), e.pageConnected({ accountId: 'acme', at: at + round })])),
       ]);
     }
     const rows = await db.query<{ n: string }>("select count(*) as n from conversations where page_id = 'page-locks-1' and account_id = 'acme'");
@@ -63,7 +67,7 @@ describe('large batches', () => {
     const size = 8 * MAX_CONVERSATIONS_PER_TRANSACTION;
     const at = Date.now();
     const many = (prefix: string) => Array.from({ length: size }, (_, i) => e.received(`${prefix}-${i}`, { at: at + i }));
-    const [left, right] = await Promise.all([projector.applyBatch(batch(0, many('left'))), projector.applyBatch(batch(1, many('right')))]);
+    const [left, right] = await Promise.all([projector.applyBatch(batch(0, many('left'))), replica.applyBatch(batch(1, many('right')))]);
     expect(left.applied + right.applied).toBe(2 * size);
     const rows = await db.query<{ n: string }>("select count(*) as n from conversations where page_id = 'page-locks-2'");
     expect(Number(rows[0]!.n)).toBe(2 * size);

@@ -36,7 +36,10 @@ export type AppliedBatch = {
 export type Projector = {
   readonly schema: string;
   readonly db: Database;
-  /** Applies one partition's batch (in offset order). */
+  /**
+   * Applies one partition's batch (in offset order), with the batches of other partitions that
+   * arrive meanwhile (see group commit); resolves once all of it is committed.
+   */
   applyBatch(batch: { topic: string; partition: number; events: ReadonlyArray<ConsumedEvent> }): Promise<AppliedBatch>;
   /**
    * Ends bulk loading (see `bulkLoad`): waits for the batches in flight, holds new ones back, writes
@@ -71,10 +74,16 @@ export function createProjector(options: ProjectorOptions): Projector {
   const lockNamespace = hashCode(db.schema);
   const pageLockNamespace = hashCode(`${db.schema}:pages`);
   let bulk = options.bulkLoad ?? false;
-  // Batches run side by side (one per partition); finishing a bulk load needs them all out of the way.
+  // Groups of batches run side by side; finishing a bulk load needs them all out of the way.
   const gate = createGate();
+  let forming: GroupMember[] = [];
+  let inFlight = 0;
 
-  async function applyInTransaction(topic: string, partition: number, events: ReadonlyArray<ConsumedEvent>): Promise<AppliedBatch> {
+  /**
+   * Applies `records` (of one or several partitions, each partition's in offset order) in one
+   * transaction, with their partitions' offsets.
+   */
+  async function applyInTransaction(records: ReadonlyArray<ConsumedEvent>): Promise<ChunkResult> {
     return db.transaction(async (_em, tx) => {
       const q = <T>(sql: string, params: unknown[] = []) => db.query<T>(sql, params, tx);
       // Every statement here reads a handful of rows by index: starting parallel workers, or JIT-compiling
@@ -85,16 +94,28 @@ export function createProjector(options: ProjectorOptions): Projector {
       // 200,000 messages, growing with the table; seen with auto_explain in the benchmark).
       // One statement for all three (each statement is a round trip and a parse: per batch, they add up).
       await q("select set_config('max_parallel_workers_per_gather', '0', true), set_config('jit', 'off', true), set_config('enable_seqscan', 'off', true)");
-      const lockPosition = () => q<{ offset: string }>('select "offset" from projection_offsets where topic = ? and partition = ? for update', [topic, partition]);
-      let [position] = await lockPosition();
-      if (!position) {
-        // The partition's first batch in this copy of the inbox.
-        await q('insert into projection_offsets (topic, partition, "offset") values (?, ?, -1) on conflict do nothing', [topic, partition]);
-        [position] = await lockPosition();
+      // The partitions' stored positions, locked in one order (another replica may hold some during a rebalance).
+      const last = lastOffsets(records);
+      const positions = [...last.keys()].sort().map((key) => ({ key, ...partitionOf(key) }));
+      const lockPositions = () =>
+        q<{ topic: string; partition: number; offset: string }>(
+          `select p.topic, p.partition, p."offset" from projection_offsets p join unnest(?::text[], ?::int[]) as x(topic, partition)
+             on p.topic = x.topic and p.partition = x.partition order by p.topic, p.partition for update of p`,
+          [pgTextArray(positions.map((p) => p.topic)), positions.map((p) => p.partition)],
+        );
+      let rows = await lockPositions();
+      if (rows.length < positions.length) {
+        // A partition's first batch in this copy of the inbox.
+        await q(
+          `insert into projection_offsets (topic, partition, "offset") select x.topic, x.partition, -1 from unnest(?::text[], ?::int[]) as x(topic, partition)
+           order by 1, 2 on conflict do nothing`,
+          [pgTextArray(positions.map((p) => p.topic)), positions.map((p) => p.partition)],
+        );
+        rows = await lockPositions();
       }
-      const stored = BigInt(position?.offset ?? -1);
-      const fresh = events.filter((e) => BigInt(e.offset) > stored);
-      const result: AppliedBatch = { topic, partition, applied: fresh.length, conversationIds: [], pageIds: [], newCustomers: false };
+      const stored = new Map(rows.map((r) => [positionKey(r.topic, r.partition), BigInt(r.offset)]));
+      const fresh = records.filter((r) => BigInt(r.offset) > (stored.get(positionKey(r.topic, r.partition)) ?? -1n));
+      const result: ChunkResult = { appliedByPosition: countByPosition(fresh), conversationIds: [], pageIds: [], newCustomers: false };
       if (fresh.length === 0) return result;
 
       const timeline: Array<{ id: string; event: TimelineEvent }> = [];
@@ -173,7 +194,11 @@ export function createProjector(options: ProjectorOptions): Projector {
           [pgTextArray(result.conversationIds)],
         );
       }
-      await q('update projection_offsets set "offset" = ?, updated_at = now() where topic = ? and partition = ?', [events[events.length - 1]!.offset, topic, partition]);
+      await q(
+        `update projection_offsets p set "offset" = x.offset, updated_at = now() from unnest(?::text[], ?::int[], ?::bigint[]) as x(topic, partition, "offset")
+         where p.topic = x.topic and p.partition = x.partition`,
+        [pgTextArray(positions.map((p) => p.topic)), positions.map((p) => p.partition), positions.map((p) => last.get(p.key)!)],
+      );
       return result;
     });
   }
@@ -234,57 +259,137 @@ export function createProjector(options: ProjectorOptions): Projector {
         );
       });
     },
-    async applyBatch(batch) {
-      return gate.shared(() => applyOne(batch));
+    applyBatch(batch) {
+      return new Promise<AppliedBatch>((resolve, reject) => {
+        forming.push({ batch, resolve, reject });
+        if (forming.length === 1) setImmediate(flushIfFree);
+      });
     },
   };
 
-  /**
-   * A batch in transactions of at most MAX_CONVERSATIONS_PER_TRANSACTION conversations, in order:
-   * each conversation takes an advisory lock until its transaction ends, and PostgreSQL's lock table
-   * is small (64 per connection by default, shared): two 4 MiB batches of 5,000 conversations each
-   * ran it out ("out of shared memory") in the 1,000,000-event benchmark.
-   */
-  async function applyOne({ topic, partition, events }: { topic: string; partition: number; events: ReadonlyArray<ConsumedEvent> }): Promise<AppliedBatch> {
-    const result: AppliedBatch = { topic, partition, applied: 0, conversationIds: [], pageIds: [], newCustomers: false };
-    for (const chunk of chunksByConversation(events, MAX_CONVERSATIONS_PER_TRANSACTION)) {
-      const applied = await applyChunk({ topic, partition, events: chunk });
-      result.applied += applied.applied;
-      result.conversationIds.push(...applied.conversationIds);
-      result.pageIds.push(...applied.pageIds);
-      result.newCustomers ||= applied.newCustomers;
-    }
-    return result;
+  // Group commit. Live, each partition's batch holds an event or two, and one transaction per
+  // partition and batch (with its offset row, locks and reads) cost more than the events in it:
+  // batches that arrive together (the consumer hands over up to PARTITIONS_CONSUMED_CONCURRENTLY
+  // partitions at once) are applied together, in transactions of several partitions, each with its
+  // partitions' offsets. At most GROUPS_IN_FLIGHT groups are applied at once; batches arriving
+  // meanwhile form the next group. A backlog still arrives in big batches, which form groups alone.
+  // Assumes what Kafka guarantees: one batch of a partition at a time (the next after this resolves).
+  function flushIfFree(): void {
+    if (forming.length === 0 || inFlight >= GROUPS_IN_FLIGHT) return;
+    const group = forming;
+    forming = [];
+    inFlight++;
+    void applyGroup(group).finally(() => {
+      inFlight--;
+      flushIfFree();
+    });
   }
 
-  async function applyChunk({ topic, partition, events }: { topic: string; partition: number; events: ReadonlyArray<ConsumedEvent> }): Promise<AppliedBatch> {
-    if (events.length === 0) return { topic, partition, applied: 0, conversationIds: [], pageIds: [], newCustomers: false };
-    let result: AppliedBatch;
+  /**
+   * The group's events in transactions of at most MAX_CONVERSATIONS_PER_TRANSACTION conversations,
+   * in order: each conversation takes an advisory lock until its transaction ends, and PostgreSQL's
+   * lock table is small (64 per connection by default, shared): two 4 MiB batches of 5,000
+   * conversations each ran it out ("out of shared memory") in the 1,000,000-event benchmark.
+   */
+  async function applyGroup(members: GroupMember[]): Promise<void> {
+    const results = new Map(members.map((m) => [m, { topic: m.batch.topic, partition: m.batch.partition, applied: 0, conversationIds: [], pageIds: [], newCustomers: false } as AppliedBatch]));
     try {
-      result = await applyInTransaction(topic, partition, events);
+      await gate.shared(async () => {
+        for (const chunk of chunksByConversation(members.flatMap((m) => m.batch.events), MAX_CONVERSATIONS_PER_TRANSACTION)) {
+          const applied = await applyChunk(chunk);
+          const inChunk = new Set(chunk.map((r) => positionKey(r.topic, r.partition)));
+          for (const member of members) {
+            const key = positionKey(member.batch.topic, member.batch.partition);
+            const count = applied.appliedByPosition.get(key) ?? 0;
+            if (!inChunk.has(key) || count === 0) continue;
+            // What the transaction changed is reported to each of its batches (listeners are idempotent).
+            const part: AppliedBatch = { topic: member.batch.topic, partition: member.batch.partition, applied: count, conversationIds: applied.conversationIds, pageIds: applied.pageIds, newCustomers: applied.newCustomers };
+            const total = results.get(member)!;
+            total.applied += count;
+            total.conversationIds = [...new Set([...total.conversationIds, ...part.conversationIds])];
+            total.pageIds = [...new Set([...total.pageIds, ...part.pageIds])];
+            total.newCustomers ||= part.newCustomers;
+            options.onApplied?.(part);
+          }
+        }
+      });
+      for (const member of members) member.resolve(results.get(member)!);
+    } catch (error) {
+      // The database is unavailable (RetriableError): every batch of the group is retried by its
+      // partition's consumer; what was committed before is skipped then, by its offsets.
+      for (const member of members) member.reject(error);
+    }
+  }
+
+  async function applyChunk(records: ReadonlyArray<ConsumedEvent>): Promise<ChunkResult> {
+    try {
+      return await applyInTransaction(records);
     } catch (error) {
       if (isTransientDatabaseError(error)) throw new RetriableError(`the inbox database is unavailable: ${(error as Error).message}`, { cause: error });
-      // One event of the batch cannot be applied: apply them one by one to find it, keep the rest.
-      log.warn({ err: error, topic, partition, size: events.length }, 'batch failed; applying its events one by one');
-      result = { topic, partition, applied: 0, conversationIds: [], pageIds: [], newCustomers: false };
-      for (const record of events) {
+      // One event of the chunk cannot be applied: apply them one by one to find it, keep the rest.
+      log.warn({ err: error, positions: [...lastOffsets(records).keys()].map(partitionOf), size: records.length }, 'batch failed; applying its events one by one');
+      const result: ChunkResult = { appliedByPosition: new Map(), conversationIds: [], pageIds: [], newCustomers: false };
+      for (const record of records) {
         try {
-          const one = await applyInTransaction(topic, partition, [record]);
-          result.applied += one.applied;
-          result.conversationIds.push(...one.conversationIds);
-          result.pageIds.push(...one.pageIds);
+          const one = await applyInTransaction([record]);
+          for (const [key, count] of one.appliedByPosition) result.appliedByPosition.set(key, (result.appliedByPosition.get(key) ?? 0) + count);
+          result.conversationIds = [...new Set([...result.conversationIds, ...one.conversationIds])];
+          result.pageIds = [...new Set([...result.pageIds, ...one.pageIds])];
           result.newCustomers ||= one.newCustomers;
         } catch (single) {
           if (isTransientDatabaseError(single)) throw new RetriableError(`the inbox database is unavailable: ${(single as Error).message}`, { cause: single });
-          log.error({ err: single, topic, partition, offset: record.offset, eventId: record.event.id, type: record.event.type }, 'event could not be applied; recorded in skipped_events');
+          log.error({ err: single, topic: record.topic, partition: record.partition, offset: record.offset, eventId: record.event.id, type: record.event.type }, 'event could not be applied; recorded in skipped_events');
           await recordSkipped(record, single);
         }
       }
+      return result;
     }
-    if (result.applied > 0) options.onApplied?.(result);
-    return result;
   }
 }
+
+/** What one transaction applied: events by partition (`positionKey`), and what changed. */
+type ChunkResult = { appliedByPosition: Map<string, number>; conversationIds: string[]; pageIds: string[]; newCustomers: boolean };
+
+type GroupMember = {
+  batch: { topic: string; partition: number; events: ReadonlyArray<ConsumedEvent> };
+  resolve: (result: AppliedBatch) => void;
+  reject: (error: unknown) => void;
+};
+
+/** Groups applied at once: two keep PostgreSQL busy while this process folds the next. */
+const GROUPS_IN_FLIGHT = 2;
+
+function positionKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+function partitionOf(key: string): { topic: string; partition: number } {
+  const at = key.lastIndexOf('\u0000');
+  return { topic: key.slice(0, at), partition: Number(key.slice(at + 1)) };
+}
+
+/** Each partition's highest offset among `records`. */
+function lastOffsets(records: ReadonlyArray<ConsumedEvent>): Map<string, string> {
+  const last = new Map<string, string>();
+  for (const r of records) {
+    const key = positionKey(r.topic, r.partition);
+    const seen = last.get(key);
+    if (seen === undefined || BigInt(r.offset) > BigInt(seen)) last.set(key, r.offset);
+  }
+  return last;
+}
+
+function countByPosition(records: ReadonlyArray<ConsumedEvent>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of records) {
+    const key = positionKey(r.topic, r.partition);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** Partitions the inbox's consumer hands over at once, so that their batches can be applied together. */
+export const PARTITIONS_CONSUMED_CONCURRENTLY = 12;
 
 /** Conversations (so advisory locks) one transaction of the projector holds at most. */
 export const MAX_CONVERSATIONS_PER_TRANSACTION = 1_000;

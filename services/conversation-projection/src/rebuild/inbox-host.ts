@@ -7,7 +7,7 @@ import { openDatabase } from '@parley/persistence';
 import type { Database } from '@parley/persistence';
 import type { EvolveContext } from '../inbox/evolve.ts';
 import { API_ONLY_INDEXES, inboxMigrations } from '../inbox/migrations.ts';
-import { createProjector } from '../inbox/projector.ts';
+import { PARTITIONS_CONSUMED_CONCURRENTLY, createProjector } from '../inbox/projector.ts';
 import type { AppliedBatch, Projector } from '../inbox/projector.ts';
 import { captureEndOffsets, committedOffsets, deleteConsumerGroup } from './log-positions.ts';
 import type { PartitionTarget } from './log-positions.ts';
@@ -153,10 +153,10 @@ export async function startInboxHost(options: InboxHostOptions): Promise<InboxHo
       // projector folds per conversation: one write per conversation and batch, not per event.
       // Live, the inbox is off the customer's critical path: fetches held for fuller batches.
       fetch: { maxBytesPerPartition: 4 * 2 ** 20, maxBytes: 24 * 2 ** 20, ...BACKGROUND_FETCH },
-      // Two partitions at once keep PostgreSQL busy while this process folds the next batch.
-      // Batches of different topics may name the same conversation: the projector's per-conversation
-      // advisory locks order them.
-      partitionsConsumedConcurrently: 2,
+      // Many partitions handed over at once: the projector applies the batches that arrive together
+      // in one transaction (group commit), two groups at a time. Batches of different topics may
+      // name the same conversation: the projector's per-conversation advisory locks order them.
+      partitionsConsumedConcurrently: PARTITIONS_CONSUMED_CONCURRENTLY,
       handleBatch: async (batch) => {
         const result = await inbox.projector.applyBatch(batch);
         await options.afterBatchCommitted?.({ ...result, schema: inbox.schema });
