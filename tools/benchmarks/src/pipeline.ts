@@ -132,6 +132,8 @@ type PhaseResult = {
 };
 
 type Memory = { name: string; hwmMiB: number; rssMiB: number };
+/** Where a service's memory is, from its /metrics (prom-client's process and Node.js metrics). */
+type Heap = { name: string; heapUsedMiB: number; heapTotalMiB: number; externalMiB: number; rssMiB: number };
 
 let psidSequence = 0;
 /** PSIDs given explicitly: the simulator's own generator scans every customer, which a long run cannot afford. */
@@ -185,6 +187,7 @@ async function main(): Promise<void> {
     const steady: PhaseResult[] = [];
     for (const target of [parley, bottenderTarget]) steady.push(await runPhase(target, RATE, DURATION_S));
     const memoryAtRate = [...parley.processes(), ...bottenderTarget.processes()].map(memoryOf);
+    const heapAtRate = await heapOf(stack);
 
     const steps: PhaseResult[] = [];
     for (let rate = STEP_START; rate <= STEP_MAX && (parley.alive || bottenderTarget.alive); rate += STEP_SIZE) {
@@ -197,7 +200,7 @@ async function main(): Promise<void> {
     }
     const memoryAtEnd = [...parley.processes(), ...bottenderTarget.processes()].map(memoryOf);
     const marks = await readStageMarks(stack);
-    report({ startedAt, load, steady, steps, memoryAtRate, memoryAtEnd, marks, benchRssMiB: process.memoryUsage().rss / 2 ** 20 });
+    report({ startedAt, load, steady, steps, memoryAtRate, heapAtRate, memoryAtEnd, marks, benchRssMiB: process.memoryUsage().rss / 2 ** 20 });
   } finally {
     if (bottender) {
       bottender.child.kill('SIGTERM');
@@ -422,15 +425,34 @@ function percentile(sorted: readonly number[], p: number): number {
 
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** utime + stime of one process, in ms (0 when it is gone). */
-function cpuMsOfPid(pid: number): number {
+/** Fields of /proc/<pid>/stat after the command name (index 0 is the state), or null when it is gone. */
+function statOf(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return 0;
+    return null;
   }
+}
+
+/** utime + stime of one process, in ms (0 when it is gone); with `reapedChildren`, also cutime + cstime. */
+function cpuMsOfPid(pid: number, options: { reapedChildren?: boolean } = {}): number {
+  const fields = statOf(pid);
+  if (!fields) return 0;
+  const ticks = Number(fields[11]) + Number(fields[12]) + (options.reapedChildren ? Number(fields[13]) + Number(fields[14]) : 0);
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/**
+ * PostgreSQL's CPU so far: the backends alive now, plus what the postmaster's exited children
+ * (backends that closed meanwhile, autovacuum workers) used, which the kernel adds to its
+ * cutime/cstime when it reaps them. Without the latter, a backend that exits during a phase takes
+ * its CPU with it and the phase's difference can even come out negative.
+ */
+function postgresCpuMs(): number {
+  const backends = pidsMatching('postgres:');
+  const postmasters = new Set(backends.map((pid) => Number(statOf(pid)?.[1] ?? 0)).filter((ppid) => ppid > 1));
+  return backends.reduce((total, pid) => total + cpuMsOfPid(pid), 0) + [...postmasters].reduce((total, pid) => total + cpuMsOfPid(pid, { reapedChildren: true }), 0);
 }
 
 /** Processes whose command line contains `needle` (PostgreSQL's backends come and go: summed at each reading). */
@@ -449,17 +471,34 @@ function pidsMatching(needle: string): number[] {
 
 /**
  * CPU used so far by the target's processes, and by the Kafka broker and PostgreSQL (shared by both
- * systems, so only meaningful for Parley; Bottender uses neither). A PostgreSQL backend that exits
- * during the phase takes its CPU with it, so the database's share is a lower bound.
+ * systems, so only meaningful for Parley; Bottender uses neither).
  */
 function cpuOf(target: Target): Array<{ name: string; ms: number }> {
   const sum = (pids: number[]) => pids.reduce((total, pid) => total + cpuMsOfPid(pid), 0);
   return [
     ...target.processes().map(({ name, pid }) => ({ name, ms: pid === undefined ? 0 : cpuMsOfPid(pid) })),
     { name: 'kafka broker', ms: sum(pidsMatching('kafka.Kafka')) },
-    { name: 'postgresql', ms: sum(pidsMatching('postgres:')) },
+    { name: 'postgresql', ms: postgresCpuMs() },
     { name: 'benchmark (simulators)', ms: cpuMsOfPid(process.pid) },
   ];
+}
+
+/** Each Parley service's V8 heap (used and reserved), external memory and resident set, as it reports them. */
+async function heapOf(stack: Stack): Promise<Heap[]> {
+  const MiB = 2 ** 20;
+  return Promise.all(
+    SERVICES.map(async ({ name }) => {
+      const text = await fetch(`${stack.url(name as ServiceName)}/metrics`).then((r) => r.text()).catch(() => '');
+      const value = (metric: string) => Number(new RegExp(`^${metric}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm').exec(text)?.[1] ?? NaN);
+      return {
+        name,
+        heapUsedMiB: value('nodejs_heap_size_used_bytes') / MiB,
+        heapTotalMiB: value('nodejs_heap_size_total_bytes') / MiB,
+        externalMiB: value('nodejs_external_memory_bytes') / MiB,
+        rssMiB: value('process_resident_memory_bytes') / MiB,
+      };
+    }),
+  );
 }
 
 /** VmHWM: the process's peak resident set since it started; VmRSS: now. */
@@ -565,6 +604,7 @@ function report(input: {
   steady: PhaseResult[];
   steps: PhaseResult[];
   memoryAtRate: Memory[];
+  heapAtRate: Heap[];
   memoryAtEnd: Memory[];
   marks: Marks;
   benchRssMiB: number;
@@ -643,6 +683,10 @@ function report(input: {
     const end = input.memoryAtEnd.find((e) => e.name === m.name);
     console.log(`| ${m.name} | ${m.hwmMiB.toFixed(1)} | ${end?.hwmMiB.toFixed(1) ?? ''} | ${end?.rssMiB.toFixed(1) ?? ''} | ${m.hwmMiB < 256 ? 'yes' : 'no'} |`);
   }
+  console.log(`\nWhere it is, right after the steady phase (MiB, from each service's /metrics): V8 heap used / reserved, external (buffers), resident.\n`);
+  console.log('| service | heap used | heap reserved | external | resident |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const h of input.heapAtRate) console.log(`| ${h.name} | ${h.heapUsedMiB.toFixed(1)} | ${h.heapTotalMiB.toFixed(1)} | ${h.externalMiB.toFixed(1)} | ${h.rssMiB.toFixed(1)} |`);
   if (p && b) {
     console.log('\n### Targets\n');
     console.log(`- p99 under 250 ms at ${RATE}/s: ${p.p99 < 250 ? 'met' : 'not met'} (${fmt(p.p99)} ms)${RATE === 50 ? '' : ` — the target is stated at 50/s, this run used ${RATE}/s`}.`);

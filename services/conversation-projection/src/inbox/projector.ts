@@ -76,7 +76,8 @@ export function createProjector(options: ProjectorOptions): Projector {
   let bulk = options.bulkLoad ?? false;
   // Groups of batches run side by side; finishing a bulk load needs them all out of the way.
   const gate = createGate();
-  let forming: GroupMember[] = [];
+  /** Groups waiting for their turn, oldest first. */
+  const forming: GroupMember[][] = [];
   let inFlight = 0;
 
   /**
@@ -261,8 +262,11 @@ export function createProjector(options: ProjectorOptions): Projector {
     },
     applyBatch(batch) {
       return new Promise<AppliedBatch>((resolve, reject) => {
-        forming.push({ batch, resolve, reject });
-        if (forming.length === 1) setImmediate(flushIfFree);
+        const member = { batch, resolve, reject };
+        const last = forming.at(-1);
+        if (last && last.reduce((n, m) => n + m.batch.events.length, 0) < GROUP_MAX_EVENTS) last.push(member);
+        else forming.push([member]);
+        setImmediate(flushIfFree);
       });
     },
   };
@@ -272,17 +276,19 @@ export function createProjector(options: ProjectorOptions): Projector {
   // batches that arrive together (the consumer hands over up to PARTITIONS_CONSUMED_CONCURRENTLY
   // partitions at once) are applied together, in transactions of several partitions, each with its
   // partitions' offsets. At most GROUPS_IN_FLIGHT groups are applied at once; batches arriving
-  // meanwhile form the next group. A backlog still arrives in big batches, which form groups alone.
+  // meanwhile form the next groups, of up to GROUP_MAX_EVENTS events: a backlog arrives in big
+  // batches, and one group of all of them would be applied one transaction at a time (measured:
+  // a third slower catching up) where two groups keep two going.
   // Assumes what Kafka guarantees: one batch of a partition at a time (the next after this resolves).
   function flushIfFree(): void {
-    if (forming.length === 0 || inFlight >= GROUPS_IN_FLIGHT) return;
-    const group = forming;
-    forming = [];
-    inFlight++;
-    void applyGroup(group).finally(() => {
-      inFlight--;
-      flushIfFree();
-    });
+    while (forming.length > 0 && inFlight < GROUPS_IN_FLIGHT) {
+      const group = forming.shift()!;
+      inFlight++;
+      void applyGroup(group).finally(() => {
+        inFlight--;
+        flushIfFree();
+      });
+    }
   }
 
   /**
@@ -358,6 +364,9 @@ type GroupMember = {
 
 /** Groups applied at once: two keep PostgreSQL busy while this process folds the next. */
 const GROUPS_IN_FLIGHT = 2;
+
+/** A group takes more batches while it holds fewer events than this (a live trickle, not a backlog). */
+const GROUP_MAX_EVENTS = 1_000;
 
 function positionKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
