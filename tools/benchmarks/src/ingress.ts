@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { EVENT_TOPICS } from '@parley/contracts';
 import { createKafkaClient, provisionTopics } from '@parley/messaging';
-import { SERVICE_NODE_OPTIONS } from '@parley/local-stack';
+import { SERVICES, nodeOptionsFor } from '@parley/local-stack';
 import { createLogger } from '@parley/observability';
 
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -40,8 +40,8 @@ async function main() {
 
   const bare = await startChild('bare', ['tools/benchmarks/src/bare-webhook-server.ts'], { PORT: '3950', META_APP_SECRET: SECRET }, 3950);
   // SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the ingress while it is measured.
-  // As deployed (SERVICE_NODE_OPTIONS), plus SERVICE_NODE_ARGS (e.g. a CPU profile).
-  const nodeArgs = [...SERVICE_NODE_OPTIONS, ...(process.env['SERVICE_NODE_ARGS'] ?? '').split(' ').filter(Boolean)];
+  // As deployed (nodeOptionsFor), plus SERVICE_NODE_ARGS (e.g. a CPU profile).
+  const nodeArgs = [...nodeOptionsFor(SERVICES.find((s) => s.name === 'ingress')!), ...(process.env['SERVICE_NODE_ARGS'] ?? '').split(' ').filter(Boolean)];
   const ingress = await startChild('ingress', [...nodeArgs, 'services/ingress/src/main.ts'], {
     PORT: '3951',
     KAFKA_BROKERS: brokers.join(','),

@@ -21,7 +21,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseEvent } from '@parley/contracts';
 import { createEventPublisher, createKafkaClient, provisionTopics } from '@parley/messaging';
-import { SERVICE_NODE_OPTIONS } from '@parley/local-stack';
+import { SERVICES, nodeOptionsFor } from '@parley/local-stack';
 import { createLogger } from '@parley/observability';
 import pg from 'pg';
 
@@ -262,8 +262,8 @@ function eventStream() {
 
 async function startService(brokers: string[], databaseUrl: string): Promise<ChildProcess> {
   // SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the service while it is measured.
-  // As deployed (SERVICE_NODE_OPTIONS), plus SERVICE_NODE_ARGS (e.g. a CPU profile).
-  const nodeArgs = [...SERVICE_NODE_OPTIONS, ...(process.env['SERVICE_NODE_ARGS'] ?? '').split(' ').filter(Boolean)];
+  // As deployed (nodeOptionsFor), plus SERVICE_NODE_ARGS (e.g. a CPU profile).
+  const nodeArgs = [...nodeOptionsFor(SERVICES.find((s) => s.name === 'conversation-projection')!), ...(process.env['SERVICE_NODE_ARGS'] ?? '').split(' ').filter(Boolean)];
   const child = spawn(process.execPath, [...nodeArgs, 'services/conversation-projection/src/main.ts'], {
     cwd: root,
     env: {

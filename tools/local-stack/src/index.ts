@@ -9,5 +9,5 @@ export { dockerEngineAvailable, POSTGRES_IMAGE } from './docker.ts';
 export { findRepoRoot, localPath } from './paths.ts';
 export { freePort } from './ports.ts';
 export { formatLogLine } from './pretty-log.ts';
-export { SERVICES, SERVICE_NODE_OPTIONS, SIMULATOR, DEV_SECRETS, GRAPH_API_VERSION, sharedEnvironment, processEnvironment, withPortOffset } from './services.ts';
+export { SERVICES, SERVICE_NODE_OPTIONS, SIMULATOR, nodeOptionsFor, DEV_SECRETS, GRAPH_API_VERSION, sharedEnvironment, processEnvironment, withPortOffset } from './services.ts';
 export type { ProcessDefinition } from './services.ts';

@@ -4,7 +4,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { POSTGRES_IMAGE } from './docker.ts';
 import { KAFKA_IMAGE, KAFKA_VERSION } from './kafka.ts';
 import { findRepoRoot } from './paths.ts';
-import { DEV_SECRETS, processEnvironment, SERVICES, sharedEnvironment, SIMULATOR, withPortOffset } from './services.ts';
+import { DEV_SECRETS, nodeOptionsFor, processEnvironment, SERVICES, sharedEnvironment, SIMULATOR, withPortOffset } from './services.ts';
 
 const rootDir = findRepoRoot();
 /** CONTRACTS.md, "Configuration every deployment sets". */
@@ -63,6 +63,7 @@ describe('docker-compose.yml agrees with the local stack', () => {
     expect(String(entry?.environment?.['PORT'])).toBe(String(service.port));
     expect(entry?.ports).toContain(`${service.port}:${service.port}`);
     for (const variable of localVariables) expect(Object.keys(entry?.environment ?? {})).toContain(variable);
+    expect(entry?.environment?.['NODE_OPTIONS']).toBe(nodeOptionsFor(service).join(' '));
   });
 
   it('runs the simulator from its own entrypoint, delivering webhooks to ingress', () => {
@@ -108,7 +109,13 @@ describe('deploy/ (Kubernetes) agrees with the local stack', () => {
   it.each(SERVICES.map((service) => [service.name, service] as const))('deploys %s with its port, probes, resources and configuration', (name, service) => {
     const deployment = find('Deployment', name);
     const container = (deployment?.spec as { template: { spec: { containers: Container[] } } }).template.spec.containers[0];
-    expect(container?.env).toEqual(expect.arrayContaining([{ name: 'SERVICE', value: name }, { name: 'PORT', value: String(service.port) }]));
+    expect(container?.env).toEqual(
+      expect.arrayContaining([
+        { name: 'SERVICE', value: name },
+        { name: 'PORT', value: String(service.port) },
+        { name: 'NODE_OPTIONS', value: nodeOptionsFor(service).join(' ') },
+      ]),
+    );
     expect(container?.ports?.[0]?.containerPort).toBe(service.port);
     expect(container?.readinessProbe?.httpGet?.path).toBe('/readyz');
     expect(container?.livenessProbe?.httpGet?.path).toBe('/healthz');

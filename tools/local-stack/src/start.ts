@@ -18,7 +18,7 @@ import { findRepoRoot, localPath } from './paths.ts';
 import { redactUrl } from './postgres.ts';
 import { formatLogLine } from './pretty-log.ts';
 import { pollUntil, startProcess, stopLeftover, stopProcess, writePidFile, type RunningProcess } from './processes.ts';
-import { SERVICE_NODE_OPTIONS, processEnvironment, sharedEnvironment, withPortOffset, type ProcessDefinition } from './services.ts';
+import { nodeOptionsFor, processEnvironment, sharedEnvironment, withPortOffset, type ProcessDefinition } from './services.ts';
 
 /** Variables a developer may set in the shell to replace a development default (a real Meta app, say). */
 const OVERRIDABLE = [
@@ -98,7 +98,7 @@ function launch(definition: ProcessDefinition, env: Record<string, string>): Run
     name: definition.name,
     // The Node running this script: Node 24 from the `node` devDependency under `npm start`.
     command: process.execPath,
-    args: [...SERVICE_NODE_OPTIONS, entry],
+    args: [...nodeOptionsFor(definition), entry],
     cwd: rootDir,
     env: { ...process.env, ...env },
     // Its own process group: Ctrl-C reaches only us, and we stop the services before Kafka.

@@ -10,7 +10,7 @@ import pg from 'pg';
 import { EVENT_TOPICS } from '@parley/contracts';
 import { createKafkaClient, provisionTopics } from '@parley/messaging';
 import { createLogger } from '@parley/observability';
-import { DEV_SECRETS, SERVICES, SERVICE_NODE_OPTIONS, findRepoRoot, freePort, processEnvironment, sharedEnvironment } from '@parley/local-stack';
+import { DEV_SECRETS, SERVICES, findRepoRoot, nodeOptionsFor, freePort, processEnvironment, sharedEnvironment } from '@parley/local-stack';
 import { startMetaSimulator } from '@parley/meta-simulator';
 import type { MetaSimulatorOptions, RunningMetaSimulator } from '@parley/meta-simulator';
 import { testDatabaseUrl, testKafkaBrokers, uniqueName, waitFor } from '@parley/testing';
@@ -78,7 +78,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     API_KEYS: `${ACCOUNT}:${API_KEY}`,
     ADMIN_ACCOUNT_IDS: ACCOUNT,
     LOG_LEVEL: options.logLevel ?? 'info',
-    NODE_OPTIONS: SERVICE_NODE_OPTIONS.join(' '),
   };
   const logDir = join(root, '.local', 'e2e', namespace.slice(0, -1));
   mkdirSync(logDir, { recursive: true });
@@ -87,7 +86,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   const start = async (name: ServiceName) => {
     const definition = SERVICES.find((s) => s.name === name)!;
-    const env = { ...process.env, ...processEnvironment({ ...definition, port: ports.get(name)! }, shared), ...options.env?.[name] };
+    const env = { ...process.env, ...processEnvironment({ ...definition, port: ports.get(name)! }, shared), NODE_OPTIONS: nodeOptionsFor(definition).join(' '), ...options.env?.[name] };
     // STACK_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles every service (benchmarks).
     const nodeArgs = (process.env['STACK_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
     const child = spawn(process.execPath, [...nodeArgs, join(root, definition.entry)], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
