@@ -58,8 +58,9 @@ export type EventConsumerOptions = CommonOptions & {
   /** Handles one event; the offset is committed only after it resolves. */
   handle(event: ParleyEvent, position: ConsumedEvent): Promise<void>;
   /**
-   * Optional: handles consecutive events of one partition together (e.g. in one transaction with
-   * set-based statements), with exactly the effect of `handle` on each of them in order. When it
+   * Optional: handles several events together (e.g. in one transaction with set-based statements):
+   * consecutive events of a partition, and those of the other partitions handled at the same time,
+   * each partition's in order — with exactly the effect of `handle` on each of them. When it
    * fails, for any reason, its events are handled again one by one with `handle`, with the usual
    * retries and dead-lettering — so a poison event costs its batch a detour, never its neighbours'
    * delivery. It must therefore be safe to repeat (handlers here record what they applied).
@@ -116,17 +117,13 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
       tools.resolve(record.offset);
     }
   };
-  const handleMany = options.handleMany;
   const perCall = Math.max(1, options.maxEventsPerCall ?? 100);
+  const handleMany = options.handleMany ? togetherAcrossPartitions(options.handleMany, perCall) : undefined;
   return runConsumer({ partitionsConsumedConcurrently: 4, ...options }, async (records, tools) => {
     if (!handleMany) return handleOneByOne(records, tools);
     for (let start = 0; start < records.length; start += perCall) {
       if (!tools.isRunning()) return;
       const chunk = records.slice(start, start + perCall);
-      if (chunk.length === 1) {
-        await handleOneByOne(chunk, tools);
-        continue;
-      }
       try {
         await tools.withTrace(chunk[0]!, () => handleMany(chunk));
         tools.resolve(chunk[chunk.length - 1]!.offset);
@@ -139,6 +136,42 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
       }
     }
   });
+}
+
+/**
+ * `handleMany` for the partitions handled side by side: what they submit in the same turn of the
+ * event loop goes in one call (up to `maxEvents`), and each submitter learns how it went. Live,
+ * a partition's batch is an event or two; one call (one transaction) for the events of several
+ * partitions is what keeps a busy consumer's cost per event down. Events of different partitions
+ * are unordered anyway, and each partition's keep their order. A failed call fails every
+ * submitter, which then handles its own events one by one (`startEventConsumer`). The call runs in
+ * the trace context of the first submitter.
+ */
+function togetherAcrossPartitions(handleMany: (events: ConsumedEvent[]) => Promise<void>, maxEvents: number): (events: ConsumedEvent[]) => Promise<void> {
+  type Group = { events: ConsumedEvent[]; waiting: Array<{ resolve: () => void; reject: (error: unknown) => void }>; started: boolean };
+  let forming: Group | null = null;
+  const start = (group: Group) => {
+    if (group.started) return;
+    group.started = true;
+    if (forming === group) forming = null;
+    Promise.resolve()
+      .then(() => handleMany(group.events))
+      .then(
+        () => group.waiting.forEach((w) => w.resolve()),
+        (error: unknown) => group.waiting.forEach((w) => w.reject(error)),
+      );
+  };
+  return (events) =>
+    new Promise<void>((resolve, reject) => {
+      if (forming && forming.events.length + events.length > maxEvents) start(forming);
+      if (!forming) {
+        const group: Group = { events: [], waiting: [], started: false };
+        forming = group;
+        setImmediate(() => start(group));
+      }
+      forming.events.push(...events);
+      forming.waiting.push({ resolve, reject });
+    });
 }
 
 /** Like startEventConsumer, but hands over a partition's whole batch (for projections that write in batches). */

@@ -149,6 +149,39 @@ describe('messaging over a real broker', () => {
     expect(single).toEqual([]);
   });
 
+  it('hands the events of partitions handled side by side to handleMany in one call, each partition\'s in order', async () => {
+    const topic = uniqueName('t-many-partitions');
+    const admin = raw.admin();
+    await admin.connect();
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3 }, { topic: deadLetterTopic(topic), numPartitions: 1 }] });
+    await admin.disconnect();
+    const producer = raw.producer();
+    await producer.connect();
+    // Two events on each of three partitions, waiting before the consumer starts.
+    await producer.send({
+      topic,
+      messages: [0, 1, 2].flatMap((partition) => [0, 1].map((i) => ({ partition, key: `k${partition}`, value: JSON.stringify(readEvent(`p9-${partition}`, partition * 10 + i)) }))),
+    });
+    await producer.disconnect();
+    const calls: Array<Array<[number, number]>> = [];
+    running.push(
+      await startEventConsumer({
+        kafka, publisher, logger, groupId: uniqueName('g'), topics: [topic],
+        handle: async () => {
+          throw new Error('every event goes through handleMany here');
+        },
+        handleMany: async (events) => void calls.push(events.map((e) => [e.partition, (e.event.data as { watermark: number }).watermark])),
+      }),
+    );
+    await waitFor(() => calls.flat().length === 6, { description: 'six events handled' });
+    // At least one call held events of more than one partition.
+    expect(calls.some((call) => new Set(call.map(([partition]) => partition)).size > 1)).toBe(true);
+    // Every event once, each partition's in order.
+    for (const partition of [0, 1, 2]) {
+      expect(calls.flat().filter(([p]) => p === partition).map(([, watermark]) => watermark)).toEqual([partition * 10, partition * 10 + 1]);
+    }
+  });
+
   it('handles a failed handleMany chunk one by one, so only its poison event is dead-lettered', async () => {
     const topic = uniqueName('t-many-poison');
     await createTopics(topic, deadLetterTopic(topic));
