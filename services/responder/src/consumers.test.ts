@@ -24,7 +24,10 @@ function deps(failWith?: unknown) {
     recordProfile: () => fail('context.recordProfile'),
   } as unknown as ContextStore;
   const pageAccounts = { record: () => fail('pages.record') } as unknown as PageAccounts;
-  const replies = { apply: async () => (await fail('replies.apply'), []) } as unknown as PendingReplyStore;
+  const replies = {
+    apply: async () => (await fail('replies.apply'), []),
+    dueNowIfWaiting: async (ids: string[]) => (await fail(`replies.dueNowIfWaiting ${ids.join(',')}`), 0),
+  } as unknown as PendingReplyStore;
   const publisher = {} as EventPublisher;
   const handlerDeps: HandlerDeps = { logger: createLogger({ service: 'test', level: 'silent' }), context, pageAccounts, replies, publisher, clock: { now: () => T0 } };
   return { calls, handlerDeps };
@@ -49,13 +52,14 @@ describe('routing consumed events', () => {
     const { calls, handlerDeps } = deps();
     const handle = handleContextEvent(handlerDeps);
     for (const event of [messageReceived(who), messageSent(who, { text: 'hi' }), profileUpdated(who, 'Ana'), pageConnected('page-1', 'acct-1')]) await handle(event);
-    expect(calls).toEqual(['context.record', 'context.record', 'context.recordProfile']);
+    // A customer's message may be what a due reply waits for: it goes now.
+    expect(calls).toEqual(['context.record', 'replies.dueNowIfWaiting page-1:psid-1', 'context.record', 'context.recordProfile']);
   });
 
   it('records several waiting events in one call, profiles on the way', async () => {
     const { calls, handlerDeps } = deps();
     await handleContextEvents(handlerDeps)([messageReceived(who), pageConnected('page-1', 'acct-1'), profileUpdated(who, 'Ana'), messageSent(who, { text: 'hi' })]);
-    expect(calls).toEqual(['context.recordProfile', 'context.record', 'context.record']);
+    expect(calls).toEqual(['context.recordProfile', 'context.record', 'context.record', 'replies.dueNowIfWaiting page-1:psid-1']);
   });
 
   it('marks a database outage retriable (the partition waits) and leaves other errors to bounded retries', async () => {

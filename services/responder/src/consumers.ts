@@ -75,8 +75,14 @@ export function handleContextEvents(deps: HandlerDeps): (events: ReadonlyArray<P
         if (entry) entries.push(entry);
       }
       if (entries.length > 0) await deps.context.recordMany(entries);
-      // A due reply may have been waiting for this message to reach the context.
-      if (entries.some((entry) => entry.author === 'customer')) deps.onReplyMayBeDue?.();
+      // A due reply may have been waiting for this message to reach the context (the decision is
+      // consumed by the other consumer and can be first): it was put back for a later look
+      // (CONTEXT_RETRY_MS); it goes now instead.
+      const customers = [...new Set(entries.filter((entry) => entry.author === 'customer').map((entry) => entry.conversationId))];
+      if (customers.length > 0) {
+        await deps.replies.dueNowIfWaiting(customers, deps.clock.now());
+        deps.onReplyMayBeDue?.();
+      }
     });
 }
 

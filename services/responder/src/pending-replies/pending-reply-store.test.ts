@@ -56,6 +56,26 @@ describe('pending replies in PostgreSQL', () => {
     expect(await store.claimDue(at(10_000 + LEASE + 1), 10, LEASE)).toHaveLength(1);
   });
 
+  it('makes a reply put back to wait for its message due at once when the message arrives, and no other', async () => {
+    const waiting = conversation();
+    const later = conversation();
+    const held = conversation();
+    const id = (who: { pageId: string }) => `${who.pageId}:psid-1`;
+    await store.apply(replyRequested(waiting, { triggerEventIds: ['m1'], assistantId: 'a1', replyAt: at(1_000) }), T0, publish);
+    await store.apply(replyRequested(later, { triggerEventIds: ['m2'], assistantId: 'a1', replyAt: at(10_000) }), T0, publish);
+    await store.apply(replyRequested(held, { triggerEventIds: ['m3'], assistantId: 'a1', replyAt: at(1_000) }), T0, publish);
+    const claimed = await store.claimDue(at(1_000), 10, LEASE);
+    expect(claimed.map((r) => r.conversationId).sort()).toEqual([id(waiting), id(held)].sort());
+    // One is put back to look again in half a second (its message is not in the context yet); the other stays leased.
+    await store.release(claimed.find((r) => r.conversationId === id(waiting))!, at(1_500));
+
+    expect(await store.dueNowIfWaiting([id(waiting), id(later), id(held)], at(1_100))).toBe(1);
+    expect((await store.claimDue(at(1_100), 10, LEASE)).map((r) => r.conversationId)).toEqual([id(waiting)]);
+    // The later reply keeps its own time.
+    expect(await store.claimDue(at(9_999), 10, LEASE)).toEqual([]);
+    expect(await store.dueNowIfWaiting([], at(1_100))).toBe(0);
+  });
+
   it('never gives the same reply to two pollers at once', async () => {
     for (let i = 0; i < 6; i++) await store.apply(replyRequested(conversation(), { triggerEventIds: [`m${i}`], assistantId: 'a1', replyAt: at(1_000) }), T0, publish);
     const [a, b] = await Promise.all([store.claimDue(at(2_000), 4, LEASE), store.claimDue(at(2_000), 4, LEASE)]);

@@ -62,6 +62,12 @@ export type PendingReplyStore = {
   finalize(reply: PendingReply, publish: () => Promise<void>): Promise<FinalizeOutcome>;
   /** Puts a claimed reply back, due at `dueAt` (waiting for context, or after a failure). */
   release(reply: PendingReply, dueAt: Date): Promise<void>;
+  /**
+   * Makes due at `now` the replies of these conversations that were put back to wait (their own
+   * time has come, their next look is later, nobody holds them): a message they waited for reached
+   * the context. Returns how many.
+   */
+  dueNowIfWaiting(conversationIds: ReadonlyArray<string>, now: Date): Promise<number>;
   get(conversationId: string): Promise<PendingReply | null>;
   /** Forgets processed decision ids older than `before` (a request that old is past its reply window anyway). */
   pruneProcessed(before: Date): Promise<number>;
@@ -169,6 +175,17 @@ export function createPendingReplyStore(db: Database): PendingReplyStore {
 
     async release(reply, dueAt) {
       await db.query('update pending_replies set lease_until = null, due_at = ? where conversation_id = ?', [dueAt, reply.conversationId]);
+    },
+
+    async dueNowIfWaiting(conversationIds, now) {
+      if (conversationIds.length === 0) return 0;
+      const rows = await db.query(
+        `update pending_replies set due_at = ?, updated_at = ?
+         where conversation_id = any(?::text[]) and reply_at <= ? and due_at > ? and (lease_until is null or lease_until <= ?)
+         returning conversation_id`,
+        [now, now, [...conversationIds], now, now, now],
+      );
+      return rows.length;
     },
 
     async get(conversationId) {
