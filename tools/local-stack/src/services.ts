@@ -16,8 +16,9 @@ export type ProcessDefinition = {
    * The V8 old generation's cap, MiB (`--max-old-space-size`). Without one V8 sizes it from the
    * machine's memory and lets garbage pile up: at 50 answers/s in the pipeline benchmark services
    * reached 246–356 MiB resident with 33–57 MiB of it live; with 160 MiB they stayed at 135–173
-   * MiB, at the same rate and CPU. The projection gets more: it folds a backlog's batches (up to
-   * 24 MiB a fetch) in memory, and at 160 MiB it applied 1,000,000 events 5 % slower.
+   * MiB, at the same rate and CPU. The projection has none: it folds a backlog's batches (up to
+   * 24 MiB a fetch) in memory, and capped at 160 or 384 MiB it applied 1,000,000 events 7–12 %
+   * slower (9,300–9,834 against 10,548 events/s); uncapped it stays at 184–212 MiB at 50 answers/s.
    */
   readonly heapMiB?: number;
 };
@@ -68,7 +69,6 @@ export const SERVICES: ReadonlyArray<ProcessDefinition> = [
     entry: 'services/conversation-projection/src/main.ts',
     port: 3006,
     health: true,
-    heapMiB: 384,
     links: [{ label: 'inbox API (Authorization: Bearer dev-key)', path: '/v1/conversations' }],
   },
 ];
