@@ -303,11 +303,9 @@ export function createProjector(options: ProjectorOptions): Projector {
       await gate.shared(async () => {
         for (const chunk of chunksByConversation(members.flatMap((m) => m.batch.events), MAX_CONVERSATIONS_PER_TRANSACTION)) {
           const applied = await applyChunk(chunk);
-          const inChunk = new Set(chunk.map((r) => positionKey(r.topic, r.partition)));
           for (const member of members) {
-            const key = positionKey(member.batch.topic, member.batch.partition);
-            const count = applied.appliedByPosition.get(key) ?? 0;
-            if (!inChunk.has(key) || count === 0) continue;
+            const count = applied.appliedByPosition.get(positionKey(member.batch.topic, member.batch.partition)) ?? 0;
+            if (count === 0) continue;
             // What the transaction changed is reported to each of its batches (listeners are idempotent).
             const part: AppliedBatch = { topic: member.batch.topic, partition: member.batch.partition, applied: count, conversationIds: applied.conversationIds, pageIds: applied.pageIds, newCustomers: applied.newCustomers };
             const total = results.get(member)!;
