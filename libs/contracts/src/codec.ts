@@ -71,9 +71,12 @@ export function parseEvent(value: unknown): DecodeResult {
   return { ok: true, event: result.data };
 }
 
-/** Serializes an event for the wire (UTF-8 JSON). */
-export function encodeEvent(event: ParleyEvent): Buffer {
-  return Buffer.from(JSON.stringify(event));
+/**
+ * Serializes an event for the wire: JSON text, which the Kafka client writes as UTF-8. A string
+ * rather than bytes, so that it crosses to a publishing thread without copying a buffer pool.
+ */
+export function encodeEvent(event: ParleyEvent): string {
+  return JSON.stringify(event);
 }
 
 /** Parses and validates an event read from the wire. */

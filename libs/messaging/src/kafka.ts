@@ -20,6 +20,15 @@ export type KafkaClientOptions = {
 };
 
 const namespaces = new WeakMap<Kafka, string>();
+/** What each client was made from, so that a worker thread can make its own (see `offThread`). */
+const clientOptions = new WeakMap<Kafka, Omit<KafkaClientOptions, 'logger'>>();
+
+/** The options a client was created with (without its logger, which cannot cross threads). */
+export function clientOptionsOf(kafka: Kafka): Omit<KafkaClientOptions, 'logger'> {
+  const options = clientOptions.get(kafka);
+  if (!options) throw new Error('This Kafka client was not created by createKafkaClient');
+  return options;
+}
 
 /** The physical name of a logical topic or consumer group for this client. */
 export function namespaced(kafka: Kafka, name: string): string {
@@ -55,6 +64,8 @@ export function createKafkaClient(options: KafkaClientOptions): Kafka {
       },
   });
   if (options.namespace) namespaces.set(kafka, options.namespace);
+  const { logger: _logger, ...portable } = options;
+  clientOptions.set(kafka, { ...portable, brokers: [...options.brokers] });
   return kafka;
 }
 

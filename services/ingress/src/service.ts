@@ -26,7 +26,8 @@ export async function startIngress(config: IngressConfig, deps: { logger: Logger
   const { logger } = deps;
   const metrics = createMetricsRegistry('ingress');
   const kafka = createKafkaClient({ brokers: config.KAFKA_BROKERS, clientId: 'ingress', logger, namespace: config.KAFKA_NAMESPACE ?? '' });
-  const publisher = createEventPublisher({ kafka, logger, requestTimeoutMs: Math.min(5_000, config.PUBLISH_TIMEOUT_MS) });
+  // Kafka's encoding and socket work on a thread of its own: the main thread is the ingress's bottleneck.
+  const publisher = createEventPublisher({ kafka, logger, requestTimeoutMs: Math.min(5_000, config.PUBLISH_TIMEOUT_MS), offThread: true });
 
   // Readiness asks the broker at most every 2 s, however often probes come.
   let lastCheck = { at: 0, ok: false };

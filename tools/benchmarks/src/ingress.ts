@@ -17,6 +17,7 @@ import { EVENT_TOPICS } from '@parley/contracts';
 import { createKafkaClient, provisionTopics } from '@parley/messaging';
 import { SERVICES, nodeOptionsFor } from '@parley/local-stack';
 import { createLogger } from '@parley/observability';
+import { cpuMsOfPid, machineTicks, pidsMatching, stealShare } from './proc.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const SECRET = 'bench-secret';
@@ -25,7 +26,19 @@ const connections = Number(process.env['CONNECTIONS'] ?? 50);
 const fixedRate = Number(process.env['RATE'] ?? 1000);
 const logger = createLogger({ service: 'bench', level: 'warn' });
 
-type Result = { name: string; rps: number; p50: number; p99: number; errors: number; non2xx: number; peakRssMiB?: number };
+type Result = {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  peakRssMiB?: number;
+  /** CPU time per request (µs) of the server process (all its threads), the broker and this load generator. */
+  cpuUs: { server: number; broker: number; generator: number };
+  /** Share of the run's machine time the hypervisor gave to other guests. */
+  steal: number;
+};
 
 async function main() {
   let brokers = process.env['KAFKA_BROKERS']?.split(',');
@@ -51,13 +64,15 @@ async function main() {
   }, 3951);
 
   const results: Result[] = [];
-  // ONLY=ingress-max: just the ingress at its maximum rate (to profile it), no table.
-  const onlyIngressMax = process.env['ONLY'] === 'ingress-max';
+  // ONLY=ingress-max / ONLY=ingress-rate: just the ingress at its maximum / the fixed rate (to profile it), no table.
+  const only = process.env['ONLY'];
+  const onlyIngressMax = only === 'ingress-max' || only === 'ingress-rate';
   try {
     if (onlyIngressMax) {
       await load('warm-up', 'http://127.0.0.1:3951', 3, connections);
-      const r = await load('ingress + Kafka (acks=all), max rate', 'http://127.0.0.1:3951', durationS, connections, undefined, ingress.child);
-      console.log(`ingress max rate: ${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}, peak RSS ${r.peakRssMiB?.toFixed(0)} MiB`);
+      const rate = only === 'ingress-rate' ? fixedRate : undefined;
+      const r = await load('ingress + Kafka (acks=all)', 'http://127.0.0.1:3951', durationS, connections, rate, ingress.child);
+      console.log(`ingress at ${rate ?? 'max'} rate: ${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}, peak RSS ${r.peakRssMiB?.toFixed(0)} MiB, CPU µs/req ingress ${r.cpuUs.server.toFixed(0)} broker ${r.cpuUs.broker.toFixed(0)} generator ${r.cpuUs.generator.toFixed(0)}, steal ${(100 * r.steal).toFixed(0)} %`);
     } else {
       // Warm up both (JIT, connections, producer metadata), then measure.
       await load('warm-up', 'http://127.0.0.1:3950', 3, connections);
@@ -79,10 +94,16 @@ async function main() {
   const maxIngress = results[3]!;
   console.log(`\nMachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Node ${process.version}; ${new Date().toISOString()}`);
   console.log(`Payload: one message webhook of ${samplePayload().length} bytes, a new mid per request; ${connections} connections, ${durationS} s per run.\n`);
-  console.log('| run | req/s | p50 ms | p99 ms | errors | non-2xx | peak RSS MiB |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
-  for (const r of results) console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} | ${r.peakRssMiB?.toFixed(0) ?? ''} |`);
+  console.log('| run | req/s | p50 ms | p99 ms | errors | non-2xx | peak RSS MiB | CPU µs/req: server | broker | load generator | steal |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    const cpu = `${r.cpuUs.server.toFixed(0)} | ${r.cpuUs.broker.toFixed(0)} | ${r.cpuUs.generator.toFixed(0)}`;
+    console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} | ${r.peakRssMiB?.toFixed(0) ?? ''} | ${cpu} | ${(100 * r.steal).toFixed(0)} % |`);
+  }
   console.log(`\nIngress / bare throughput: ${(maxIngress.rps / maxBare.rps).toFixed(2)}`);
+  // Steadier than throughput on a machine whose hypervisor takes a varying share (see the steal column).
+  const serverCpu = (r: Result) => r.cpuUs.server;
+  console.log(`Bare / ingress server CPU per request at ${fixedRate} req/s: ${(serverCpu(results[0]!) / serverCpu(results[1]!)).toFixed(2)}; at the maximum rate: ${(serverCpu(maxBare) / serverCpu(maxIngress)).toFixed(2)}`);
 }
 
 let sequence = 0;
@@ -112,6 +133,14 @@ function samplePayload(): string {
 }
 
 function load(name: string, url: string, seconds: number, conns: number, overallRate?: number, child?: ChildProcess): Promise<Result> {
+  const brokerPids = pidsMatching('kafka.Kafka');
+  const cpuNow = () => ({
+    server: child?.pid ? cpuMsOfPid(child.pid) : 0,
+    broker: brokerPids.reduce((total, pid) => total + cpuMsOfPid(pid), 0),
+    generator: cpuMsOfPid(process.pid),
+  });
+  const cpuBefore = cpuNow();
+  const machineBefore = machineTicks();
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
@@ -138,7 +167,15 @@ function load(name: string, url: string, seconds: number, conns: number, overall
       },
       (error: Error | null, result: autocannon.Result) => {
         if (error) return reject(error);
+        const cpuAfter = cpuNow();
+        const perRequest = (ms: number) => (1000 * ms) / Math.max(1, result.requests.total);
         resolve({
+          cpuUs: {
+            server: perRequest(cpuAfter.server - cpuBefore.server),
+            broker: perRequest(cpuAfter.broker - cpuBefore.broker),
+            generator: perRequest(cpuAfter.generator - cpuBefore.generator),
+          },
+          steal: stealShare(machineBefore, machineTicks()),
           name,
           rps: result.requests.average,
           p50: result.latency.p50,

@@ -34,7 +34,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -50,6 +50,7 @@ import type { RunningMetaSimulator } from '@parley/meta-simulator';
 import { createKafkaClient } from '@parley/messaging';
 import { createLogger } from '@parley/observability';
 import { deleteTestTopics, waitFor } from '@parley/testing';
+import { cpuMsOfPid, pidsMatching, postgresCpuMs } from './proc.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const setting = (name: string, fallback: number): number => {
@@ -421,52 +422,6 @@ async function settle(target: Target, timeoutMs = 30_000, done: () => boolean = 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
-}
-
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** Fields of /proc/<pid>/stat after the command name (index 0 is the state), or null when it is gone. */
-function statOf(pid: number): string[] | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return null;
-  }
-}
-
-/** utime + stime of one process, in ms (0 when it is gone); with `reapedChildren`, also cutime + cstime. */
-function cpuMsOfPid(pid: number, options: { reapedChildren?: boolean } = {}): number {
-  const fields = statOf(pid);
-  if (!fields) return 0;
-  const ticks = Number(fields[11]) + Number(fields[12]) + (options.reapedChildren ? Number(fields[13]) + Number(fields[14]) : 0);
-  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
-}
-
-/**
- * PostgreSQL's CPU so far: the backends alive now, plus what the postmaster's exited children
- * (backends that closed meanwhile, autovacuum workers) used, which the kernel adds to its
- * cutime/cstime when it reaps them. Without the latter, a backend that exits during a phase takes
- * its CPU with it and the phase's difference can even come out negative.
- */
-function postgresCpuMs(): number {
-  const backends = pidsMatching('postgres:');
-  const postmasters = new Set(backends.map((pid) => Number(statOf(pid)?.[1] ?? 0)).filter((ppid) => ppid > 1));
-  return backends.reduce((total, pid) => total + cpuMsOfPid(pid), 0) + [...postmasters].reduce((total, pid) => total + cpuMsOfPid(pid, { reapedChildren: true }), 0);
-}
-
-/** Processes whose command line contains `needle` (PostgreSQL's backends come and go: summed at each reading). */
-function pidsMatching(needle: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
 }
 
 /**
