@@ -36,6 +36,13 @@ export type PublisherThreadData = {
   logLevel: string;
 };
 
+/**
+ * Batches handed to the publishing thread and not yet answered: one in Kafka, one waiting behind
+ * it there, so that the next request goes as soon as Kafka answers rather than after a round trip
+ * between the threads (with one, the producer idled 40 % of the time at the maximum rate).
+ */
+const BATCHES_WITH_THREAD = 2;
+
 type Waiting = { resolve: () => void; reject: (error: unknown) => void };
 
 export function publisherOnWorkerThread(options: PublisherOptions): EventPublisher {
@@ -51,7 +58,7 @@ export function publisherOnWorkerThread(options: PublisherOptions): EventPublish
   const waiting = new Map<number, Waiting>();
   let outgoing: { ids: number[]; records: PortableRecord[] } = { ids: [], records: [] };
   let flushScheduled = false;
-  let inFlight = false;
+  let batchesWithThread = 0;
   let disconnected: (() => void) | undefined;
 
   function settle(ids: ReadonlyArray<number>, outcome: (w: Waiting) => void) {
@@ -74,13 +81,13 @@ export function publisherOnWorkerThread(options: PublisherOptions): EventPublish
         const failure = new RetriableError(reply.message);
         settle(reply.ids, (w) => w.reject(failure));
       } else return disconnected?.();
-      inFlight = false;
+      batchesWithThread--;
       flush();
     });
     thread.on('error', (error) => logger.error({ err: error }, 'the Kafka publishing thread failed'));
     thread.on('exit', (code) => {
       if (worker === thread) worker = undefined;
-      inFlight = false;
+      batchesWithThread = 0;
       disconnected?.();
       if (waiting.size === 0) return flush();
       // Whatever it had not confirmed is unknown: callers retry (ingress answers 503, Meta resends).
@@ -95,8 +102,8 @@ export function publisherOnWorkerThread(options: PublisherOptions): EventPublish
 
   function flush() {
     flushScheduled = false;
-    if (inFlight || outgoing.ids.length === 0) return;
-    inFlight = true;
+    if (batchesWithThread >= BATCHES_WITH_THREAD || outgoing.ids.length === 0) return;
+    batchesWithThread++;
     send();
   }
 
@@ -114,7 +121,7 @@ export function publisherOnWorkerThread(options: PublisherOptions): EventPublish
     outgoing.ids.push(id);
     for (const record of records) outgoing.records.push(portable(record));
     // Everything published in this turn of the event loop crosses in one message.
-    if (!flushScheduled && !inFlight) {
+    if (!flushScheduled && batchesWithThread < BATCHES_WITH_THREAD) {
       flushScheduled = true;
       setImmediate(flush);
     }
