@@ -81,8 +81,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     pool: { min: 0, max: options.poolSize ?? 10 },
     allowGlobalContext: false,
     debug: false,
-    // search_path makes unqualified names in raw SQL and migrations resolve to the service's schema.
-    driverOptions: { connection: { options: `-c search_path=${options.schema},public` } },
+    // search_path makes unqualified names in raw SQL and migrations resolve to the service's schema;
+    // application_name tells an operator whose connections pg_stat_activity and the logs show.
+    driverOptions: { connection: { options: `-c search_path=${options.schema},public`, application_name: `parley-${options.schema}` } },
   });
   const connection = orm.em.getConnection();
   const knex = connection.getKnex();

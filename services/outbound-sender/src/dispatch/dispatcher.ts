@@ -111,32 +111,45 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
   const log = options.logger.child({ component: 'dispatcher' });
   let running = true;
   let passes = 0;
-  const sleepers = new Set<() => void>();
 
   const inShortTransaction = <T>(work: (tx: Transaction) => Promise<T>) => db.transaction((_em, tx) => work(tx));
 
+  /**
+   * Why a worker looks for a due send. `send`: it was woken for one send that became due (a command,
+   * an echo); the others: sends may have become due with time or all at once (a tick, a Page
+   * released), so a worker that finds one wakes another (`chain`) until a look finds none.
+   */
+  type Look = 'send' | 'chain' | 'tick' | 'all';
+  const sleepers = new Set<(why: Look) => void>();
+  /** Wakes that found every worker busy: as many looks are owed as soon as workers are free. */
+  const owed: Look[] = [];
+
   function wakeAll(): void {
-    for (const wake of [...sleepers]) wake();
+    for (const wake of [...sleepers]) wake('all');
   }
 
   /**
-   * One sleeping worker looks now (a busy one looks again as soon as it is done). One per new due
-   * send: waking every worker for each of them made each send cost a dozen empty claims under load.
+   * One sleeping worker looks now, or the next worker to finish does. One look per new due send:
+   * waking every worker for each made each send cost a dozen empty claims under load, and a worker
+   * looking again after each send it finished cost one more (a third of the claims).
    */
-  function wakeOne(): void {
+  function wakeOne(why: Look = 'send'): void {
     const [first] = sleepers;
-    first?.();
+    if (first) first(why);
+    else if (owed.length < options.concurrency * 4) owed.push(why);
+    // Past the bound (a burst), the last look owed becomes a chain: it goes on until a look finds nothing.
+    else owed[owed.length - 1] = 'chain';
   }
 
-  /** Until woken, or until `ms` pass when given (a worker backing off after a failure). */
-  function sleep(ms: number | null): Promise<void> {
+  /** Until woken (with why), or until `ms` pass when given (a worker backing off after a failure). */
+  function sleep(ms: number | null): Promise<Look> {
     return new Promise((resolve) => {
-      const done = () => {
+      const done = (why: Look) => {
         if (timer !== undefined) clearTimeout(timer);
         sleepers.delete(done);
-        resolve();
+        resolve(why);
       };
-      const timer = ms === null ? undefined : setTimeout(done, ms);
+      const timer = ms === null ? undefined : setTimeout(() => done('tick'), ms);
       sleepers.add(done);
     });
   }
@@ -151,13 +164,13 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
   }
 
   /** Works on one due send; false when there was none. */
-  async function processOne(): Promise<boolean> {
+  async function processOne(why: Look): Promise<boolean> {
     const release = await db.transaction(async (_em, tx) => {
       const claimed = await ledger.claimDue(tx, clock.now());
       passes++;
       if (!claimed) return null;
-      // More may be due: another worker looks while this one works (a burst wakes them one by one).
-      wakeOne();
+      // More may have become due with it: another worker looks while this one works (a burst wakes them one by one).
+      if (why !== 'send') wakeOne('chain');
       const release = await work(tx, claimed);
       const { send } = release;
       await ledger.updateSend(tx, send.outboundId, {
@@ -266,8 +279,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
     for (let round = 0; round < 1_000; round++) {
       const now = clock.now();
       if (!running) return { send: { ...send, nextAttemptAt: now } }; // stopping: still due, the next start picks it up
-      const parts = await ledger.parts(undefined, send.outboundId);
-      const recorded = await ledger.cancellation(undefined, send.outboundId);
+      const { parts, cancellation: recorded } = await ledger.partsAndCancellation(undefined, send.outboundId);
       const cancellation = recorded && recorded.pageId === send.pageId ? recorded : null;
       const step = decideNext({ send, parts, cancellation, page, now, reconcile: options.reconcile });
 
@@ -482,30 +494,31 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
 
   async function worker(id: number): Promise<void> {
     let failures = 0;
+    let why: Look = 'tick';
     while (running) {
-      let worked = false;
       try {
-        worked = await processOne();
+        await processOne(why);
         failures = 0;
       } catch (error) {
         failures++;
         log.error({ err: error, worker: id, failures }, 'dispatching failed; the send stays due and is retried');
       }
       if (!running) break;
-      if (!worked) await sleep(failures > 0 ? Math.min(10_000, options.pollMs * 2 ** Math.min(failures, 6)) : null);
+      const next = failures === 0 ? owed.shift() : undefined;
+      why = next ?? (await sleep(failures > 0 ? Math.min(10_000, options.pollMs * 2 ** Math.min(failures, 6)) : null));
     }
   }
 
   // Idle workers sleep until woken: by a new due send (wakeOne), by a worker that just claimed one
-  // (there may be more), or by this tick, which has one of them look for sends that became due with
-  // time (a later sendAt, a retry). Each worker polling on its own timer made an idle replica run
-  // two dozen empty claims a second.
-  const ticker = setInterval(wakeOne, options.pollMs);
+  // after a tick (there may be more), or by this tick, which has one of them look for sends that
+  // became due with time (a later sendAt, a retry). Each worker polling on its own timer made an idle
+  // replica run two dozen empty claims a second.
+  const ticker = setInterval(() => wakeOne('tick'), options.pollMs);
   const workers = Array.from({ length: Math.max(1, options.concurrency) }, (_, i) => worker(i));
 
   return {
     wake: wakeAll,
-    wakeOne,
+    wakeOne: () => wakeOne('send'),
     passes: () => passes,
     async stop() {
       running = false;

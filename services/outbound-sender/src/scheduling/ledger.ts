@@ -160,6 +160,27 @@ export function createLedger(db: Database) {
       return rows.map(toPart);
     },
 
+    /**
+     * A send's parts and its recorded cancellation, in one statement: the dispatcher reads both on
+     * every round of a send (two statements each round was a tenth of the service's statements).
+     */
+    async partsAndCancellation(tx: Transaction | undefined, outboundId: string): Promise<{ parts: SendPart[]; cancellation: { reason: string; pageId: string } | null }> {
+      const rows = await db.query<Partial<PartRow> & { cancel_reason: string | null; cancel_page_id: string | null }>(
+        `select p.part, p.content, p.state, p.mid, p.attempts, p.reconcile_until, c.reason as cancel_reason, c.page_id as cancel_page_id
+           from (select ?::text as outbound_id) k
+           left join send_parts p on p.outbound_id = k.outbound_id
+           left join cancellations c on c.outbound_id = k.outbound_id
+          order by p.part`,
+        [outboundId],
+        tx,
+      );
+      const first = rows[0];
+      return {
+        parts: rows.filter((row): row is PartRow & { cancel_reason: string | null; cancel_page_id: string | null } => row.part !== null && row.part !== undefined).map(toPart),
+        cancellation: first && first.cancel_reason !== null && first.cancel_page_id !== null ? { reason: first.cancel_reason, pageId: first.cancel_page_id } : null,
+      };
+    },
+
     /** A send by its outboundId, without locking it (null when the ledger does not know it). */
     async send(tx: Transaction | undefined, outboundId: string): Promise<Send | null> {
       const [row] = await db.query<SendRow>('select * from sends where outbound_id = ?', [outboundId], tx);

@@ -1,0 +1,81 @@
+// The outbox relay against real PostgreSQL. What the relay hands its publisher port is recorded
+// here; Kafka itself is covered by the service's tests (sending.integration.test.ts and others).
+import type { ParleyEvent } from '@parley/contracts';
+import type { EventPublisher } from '@parley/messaging';
+import { createLogger } from '@parley/observability';
+import { openDatabase } from '@parley/persistence';
+import type { Database } from '@parley/persistence';
+import { createTestSchema, testDatabaseUrl, waitFor } from '@parley/testing';
+import type { TestSchema } from '@parley/testing';
+import { migrations } from '../migrations.ts';
+import { sendCommand } from '../test-support/commands.ts';
+import { appendToOutbox, startOutboxRelay } from './outbox.ts';
+
+const logger = createLogger({ service: 'outbox-test', level: 'silent' });
+let schema: TestSchema;
+let db: Database;
+
+beforeAll(async () => {
+  schema = await createTestSchema(testDatabaseUrl(), 'outbox');
+  db = await openDatabase({ databaseUrl: testDatabaseUrl(), schema: schema.schema, logger, migrations, poolSize: 4 });
+});
+afterAll(async () => {
+  await db?.close();
+  await schema?.drop();
+});
+
+function recordingPublisher(): EventPublisher & { published: ParleyEvent[] } {
+  const published: ParleyEvent[] = [];
+  return {
+    published,
+    publish: async (events) => void published.push(...events),
+    publishRaw: async () => undefined,
+    disconnect: async () => undefined,
+  };
+}
+
+const events = (n: number) => Array.from({ length: n }, () => sendCommand({ pageId: 'page-outbox' }));
+
+describe('the outbox relay', () => {
+  it('publishes what it is woken for at once, in the order written, and whatever a full batch left behind without waiting for the poll', async () => {
+    const publisher = recordingPublisher();
+    const relay = startOutboxRelay({ db, publisher, logger, pollMs: 60_000, batchSize: 5 });
+    try {
+      const written = events(12);
+      await db.transaction((_em, tx) => appendToOutbox(db, tx, written));
+      relay.wake();
+      await waitFor(() => publisher.published.length === 12, { description: 'all twelve published in batches of five', timeoutMs: 5_000 });
+      expect(publisher.published.map((e) => e.id)).toEqual(written.map((e) => e.id));
+      expect(await db.query('select seq from outbox')).toEqual([]);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('given another replica holds the outbox, when it lets go, then this relay publishes its rows within moments, not at the next poll', async () => {
+    const publisher = recordingPublisher();
+    let letGo!: () => void;
+    const otherRelayDone = new Promise<void>((resolve) => (letGo = resolve));
+    const locked = new Promise<void>((resolve) => {
+      void db.transaction(async (_em, tx) => {
+        await db.query('select pg_advisory_xact_lock(hashtext(?))', [`parley-outbox:${db.schema}`], tx);
+        resolve();
+        await otherRelayDone;
+      });
+    });
+    await locked;
+    const relay = startOutboxRelay({ db, publisher, logger, pollMs: 60_000 });
+    try {
+      const written = events(1);
+      await db.transaction((_em, tx) => appendToOutbox(db, tx, written));
+      relay.wake();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(publisher.published).toEqual([]); // the other replica holds the lock
+      letGo();
+      await waitFor(() => publisher.published.length === 1, { description: 'the row published after the lock was let go', timeoutMs: 5_000 });
+    } finally {
+      letGo();
+      await relay.stop();
+    }
+  });
+});
