@@ -52,6 +52,15 @@ type CommonOptions = {
  * batches (the broker's CPU per answered message fell by about a third in the pipeline benchmark).
  * Consumers an answer waits for keep the default (return as soon as anything arrives).
  */
+/**
+ * How often handled offsets are committed. kafkajs commits after every batch, and live, batches are
+ * one or two events: an OffsetCommit round trip (and a write to the broker's offsets log) per
+ * consumed event and consumer group. Committed at most this often instead (and when the consumer
+ * stops); never before the handler finished. After a crash or a rebalance, up to this much of what
+ * was handled is delivered again, which handlers already allow for (they apply an event once).
+ */
+const COMMIT_INTERVAL_MS = 200;
+
 export const BACKGROUND_FETCH = { minBytes: 256 * 2 ** 10, maxWaitTimeInMs: 100 } as const;
 
 export type EventConsumerOptions = CommonOptions & {
@@ -208,17 +217,44 @@ async function runConsumer(
     ...(options.fetch?.maxWaitTimeInMs !== undefined ? { maxWaitTimeInMs: options.fetch.maxWaitTimeInMs } : {}),
   });
   let running = true;
+  // Handled offsets, committed every COMMIT_INTERVAL_MS rather than after every batch (see there).
+  const handled = new Map<string, { topic: string; partition: number; offset: string }>();
+  let commitTimer: NodeJS.Timeout | undefined;
+  const commitHandled = async (): Promise<void> => {
+    clearTimeout(commitTimer);
+    commitTimer = undefined;
+    if (handled.size === 0) return;
+    const offsets = [...handled.values()];
+    handled.clear();
+    try {
+      await consumer.commitOffsets(offsets);
+    } catch (error) {
+      // A rebalance or a broker blip. Kept for the next commit unless a newer one came meanwhile;
+      // if it never goes, those records are delivered again (handlers apply an event once).
+      log.warn({ err: error, offsets: offsets.length }, 'committing offsets failed; retrying with the next commit');
+      for (const o of offsets) if (!handled.has(`${o.topic}:${o.partition}`)) handled.set(`${o.topic}:${o.partition}`, o);
+    }
+  };
+  const markHandled = (physicalTopic: string, partition: number, offset: string) => {
+    handled.set(`${physicalTopic}:${partition}`, { topic: physicalTopic, partition, offset: (BigInt(offset) + 1n).toString() });
+    commitTimer ??= setTimeout(() => void commitHandled(), COMMIT_INTERVAL_MS);
+  };
   let markReady: () => void = () => {};
   const ready = new Promise<void>((resolve) => (markReady = resolve));
-  consumer.on(consumer.events.GROUP_JOIN, () => markReady());
+  consumer.on(consumer.events.GROUP_JOIN, (event) => {
+    // Offsets of partitions that went to another member are not ours to commit any more.
+    const assigned = event.payload.memberAssignment;
+    for (const [key, o] of handled) if (!assigned[o.topic]?.includes(o.partition)) handled.delete(key);
+    markReady();
+  });
 
   await consumer.connect();
   await consumer.subscribe({ topics: options.topics.map((t) => namespaced(options.kafka, t)), fromBeginning: options.fromBeginning ?? true });
   await consumer.run({
     partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
-    autoCommit: true,
+    autoCommit: false,
     eachBatchAutoResolve: false,
-    eachBatch: async ({ batch: physical, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+    eachBatch: async ({ batch: physical, resolveOffset, heartbeat, isRunning, isStale }) => {
       // Handlers see logical topic names; the namespace is a deployment detail.
       const batch = { topic: withoutNamespace(options.kafka, physical.topic), partition: physical.partition, messages: physical.messages };
       const valid: ConsumedEvent[] = [];
@@ -237,7 +273,10 @@ async function runConsumer(
       const tools: Tools = {
         isRunning: () => running && isRunning() && !isStale(),
         withTrace: (record, work) => withTraceContext(record, options.groupId, work),
-        resolve: (offset) => resolveOffset(offset),
+        resolve: (offset) => {
+          resolveOffset(offset);
+          markHandled(physical.topic, physical.partition, offset);
+        },
         withRetry: async (records, work) => {
           for (let attempt = 1; ; attempt++) {
             try {
@@ -265,8 +304,9 @@ async function runConsumer(
       const lastOffset = batch.messages[batch.messages.length - 1]?.offset;
       await process(valid, tools, batch.topic, batch.partition);
       // Every record of the batch is done (handled, dead-lettered or skipped) unless we are stopping.
-      if (lastOffset !== undefined && tools.isRunning()) resolveOffset(lastOffset);
-      await commitOffsetsIfNecessary();
+      if (lastOffset !== undefined && tools.isRunning()) tools.resolve(lastOffset);
+      // Stopping: commit now, while this member is still in the group (kafkajs leaves it next).
+      if (!running) await commitHandled();
       await heartbeat();
     },
   });
@@ -275,6 +315,8 @@ async function runConsumer(
     ready,
     async stop() {
       running = false;
+      await commitHandled();
+      // Waits for the batches in flight (each commits what it handled), leaves the group, disconnects.
       await consumer.disconnect();
     },
   };

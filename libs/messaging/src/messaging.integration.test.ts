@@ -104,6 +104,40 @@ describe('messaging over a real broker', () => {
     expect(dead[1]!.headers['dlq-error']).toMatch(/Invalid messenger.read.received/);
   });
 
+  it('commits what it handled while it runs, without stopping, and not one record more', async () => {
+    const topic = uniqueName('t-commit');
+    await createTopics(topic, deadLetterTopic(topic));
+    const groupId = uniqueName('g');
+    const handled: number[] = [];
+    let release!: () => void;
+    const blocked = new Promise<void>((resolve) => (release = resolve));
+    const consumer = await startEventConsumer({
+      kafka, publisher, logger, groupId, topics: [topic],
+      handle: async (e) => {
+        const n = (e.data as { watermark: number }).watermark;
+        if (n === 5) await blocked; // the sixth is being handled: its offset must not be committed yet
+        handled.push(n);
+      },
+    });
+    running.push(consumer);
+    // One at a time, so that they come in several batches.
+    for (let i = 0; i < 6; i++) await publishTo(topic, [readEvent('p-commit', i)]);
+    await waitFor(() => handled.length === 5, { description: 'five handled, the sixth blocked' });
+    const admin = raw.admin();
+    await admin.connect();
+    try {
+      const committed = async () => Number((await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset);
+      await waitFor(async () => (await committed()) === 5, { description: 'offset 5 committed (the next to read) while the consumer runs', timeoutMs: 5_000 });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await committed()).toBe(5);
+      release();
+      await waitFor(async () => (await committed()) === 6, { description: 'offset 6 committed once the sixth is handled', timeoutMs: 5_000 });
+    } finally {
+      release();
+      await admin.disconnect();
+    }
+  });
+
   it('retries a retriable failure until it works, dead-letters a permanent one at once', async () => {
     const topic = uniqueName('t-retry');
     await createTopics(topic, deadLetterTopic(topic));
