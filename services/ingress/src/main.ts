@@ -14,6 +14,7 @@ const config = loadConfigOrExit('ingress', {
   PUBLISH_TIMEOUT_MS: z.coerce.number().int().positive().max(15_000).default(10_000),
   DEDUPE_WINDOW_MS: z.coerce.number().int().positive().default(5 * 60_000),
   SENDER_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(100),
+  PUBLISH_ON_WORKER_THREAD: env.boolean(true),
 });
 const logger = createLogger({ service: 'ingress', level: config.LOG_LEVEL });
 const telemetry = startTelemetry('ingress');

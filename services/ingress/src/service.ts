@@ -17,6 +17,12 @@ export type IngressConfig = {
   PUBLISH_TIMEOUT_MS: number;
   DEDUPE_WINDOW_MS: number;
   SENDER_LIMIT_PER_MINUTE: number;
+  /**
+   * Kafka's record encoding and socket work on a second thread (default): more webhooks per second
+   * from a pod that may use two cores, a little more CPU per webhook (the hand-off between threads).
+   * Off for a pod held to one core.
+   */
+  PUBLISH_ON_WORKER_THREAD?: boolean;
 };
 
 export type RunningIngress = { url: string; port: number; stop(): Promise<void> };
@@ -26,8 +32,7 @@ export async function startIngress(config: IngressConfig, deps: { logger: Logger
   const { logger } = deps;
   const metrics = createMetricsRegistry('ingress');
   const kafka = createKafkaClient({ brokers: config.KAFKA_BROKERS, clientId: 'ingress', logger, namespace: config.KAFKA_NAMESPACE ?? '' });
-  // Kafka's encoding and socket work on a thread of its own: the main thread is the ingress's bottleneck.
-  const publisher = createEventPublisher({ kafka, logger, requestTimeoutMs: Math.min(5_000, config.PUBLISH_TIMEOUT_MS), offThread: true });
+  const publisher = createEventPublisher({ kafka, logger, requestTimeoutMs: Math.min(5_000, config.PUBLISH_TIMEOUT_MS), offThread: config.PUBLISH_ON_WORKER_THREAD ?? true });
 
   // Readiness asks the broker at most every 2 s, however often probes come.
   let lastCheck = { at: 0, ok: false };
