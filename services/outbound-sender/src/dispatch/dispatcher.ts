@@ -408,12 +408,12 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
 
           if (decision.kind === 'sent') {
             const sentAt = clock.now();
-            const done = await guarded(send.outboundId, async (tx, move) => {
-              await move(part.index, 'accepted', { mid: decision.mid, now: sentAt });
-              await appendToOutbox(db, tx, [sentEvent(send, part.index, parts.length, part.content, decision.mid, sentAt)]);
-            });
-            // LOOK_AGAIN: its echo came before Meta's answer and already recorded it (and its event).
-            if (done === 'done') {
+            // The move and its event in one statement: the part moves only from `sending`.
+            const moved = await ledger.movePart(undefined, send.outboundId, part.index, 'accepted', { mid: decision.mid, now: sentAt }, [
+              sentEvent(send, part.index, parts.length, part.content, decision.mid, sentAt),
+            ]);
+            // Not moved: its echo came before Meta's answer and already recorded it (and its event).
+            if (moved) {
               metrics.partsSent.inc({ author: send.author });
               options.onEvents();
             }

@@ -8,6 +8,8 @@ import type { Database } from '@parley/persistence';
 import { createTestSchema, testDatabaseUrl, waitFor } from '@parley/testing';
 import type { TestSchema } from '@parley/testing';
 import { migrations } from '../migrations.ts';
+import { createLedger } from '../scheduling/ledger.ts';
+import { planSend } from '../scheduling/send.ts';
 import { sendCommand } from '../test-support/commands.ts';
 import { appendToOutbox, startOutboxRelay } from './outbox.ts';
 
@@ -77,5 +79,30 @@ describe('the outbox relay', () => {
       letGo();
       await relay.stop();
     }
+  });
+});
+
+describe('a part move that writes its event in the same statement', () => {
+  it('writes the event only when the part moved, so an echo that settled the part first leaves no second event', async () => {
+    const ledger = createLedger(db);
+    const planned = planSend(sendCommand({ pageId: 'page-move', parts: [{ text: 'One.' }] }));
+    await db.transaction((_em, tx) => ledger.insertSend(tx, planned.send, planned.parts, 'fingerprint'));
+    const id = planned.send.outboundId;
+    const event = sendCommand({ pageId: 'page-move' }); // any event: only its row matters here
+    const rowsOf = async () => (await db.query<{ event_id: string }>('select event_id from outbox where event_id = ?', [event.id])).length;
+
+    // Still pending, not sending: `accepted` does not apply, and nothing is written.
+    expect(await ledger.movePart(undefined, id, 0, 'accepted', { mid: 'm_1', now: new Date() }, [event])).toBe(false);
+    expect(await rowsOf()).toBe(0);
+
+    expect(await ledger.movePart(undefined, id, 0, 'claim', { now: new Date() })).toBe(true);
+    expect(await ledger.movePart(undefined, id, 0, 'accepted', { mid: 'm_1', now: new Date() }, [event])).toBe(true);
+    expect(await rowsOf()).toBe(1);
+    const [part] = (await ledger.partsAndCancellation(undefined, id)).parts;
+    expect(part).toMatchObject({ state: 'sent', mid: 'm_1' });
+
+    // Again (an echo's move raced it): the part is no longer `sending`; no second event.
+    expect(await ledger.movePart(undefined, id, 0, 'accepted', { mid: 'm_1', now: new Date() }, [event])).toBe(false);
+    expect(await rowsOf()).toBe(1);
   });
 });

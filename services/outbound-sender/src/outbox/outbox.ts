@@ -7,11 +7,25 @@ import type { EventPublisher } from '@parley/messaging';
 import type { Logger } from '@parley/observability';
 import type { Database, Transaction } from '@parley/persistence';
 
-/** Writes events to the outbox inside `tx` (they are published only if it commits). */
+/**
+ * The outbox rows of some events, in their order, as an `insert … select` tail: `from` names what
+ * the rows are selected from besides the events (a CTE, so that they are written only if it
+ * matched). Parameters: `outboxParameters(events)`.
+ */
+export function outboxInsert(from?: string): string {
+  return `insert into outbox (event_id, event)
+          select e.id, e.doc::jsonb from ${from ? `${from}, ` : ''}unnest(?::text[], ?::text[]) with ordinality as e(id, doc, n)
+          order by e.n`;
+}
+
+export function outboxParameters(events: ReadonlyArray<ParleyEvent>): [string[], string[]] {
+  return [events.map((e) => e.id), events.map((e) => JSON.stringify(e))];
+}
+
+/** Writes events to the outbox inside `tx` (they are published only if it commits), in one statement. */
 export async function appendToOutbox(db: Database, tx: Transaction | undefined, events: ReadonlyArray<ParleyEvent>): Promise<void> {
-  for (const event of events) {
-    await db.query('insert into outbox (event_id, event) values (?, ?::jsonb)', [event.id, JSON.stringify(event)], tx);
-  }
+  if (events.length === 0) return;
+  await db.query(outboxInsert(), outboxParameters(events), tx);
 }
 
 export type OutboxRelay = {

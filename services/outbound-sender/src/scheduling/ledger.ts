@@ -1,12 +1,13 @@
 // The send ledger in PostgreSQL: sends by outboundId, their parts with their state, cancellations,
 // and what we know of each Page's connection. SQL only; the rules are in send.ts, decide.ts and
 // page-connection.ts.
-import type { OutboundPart } from '@parley/contracts';
+import type { OutboundPart, ParleyEvent } from '@parley/contracts';
 import type { Database, Transaction } from '@parley/persistence';
 import type { PageConnection, PageStatus } from '../page-connections/page-connection.ts';
 import { unknownPage } from '../page-connections/page-connection.ts';
 import { requiredPartStates, targetPartState } from '../dispatch/part-state.ts';
 import type { PartTransition } from '../dispatch/part-state.ts';
+import { outboxInsert, outboxParameters } from '../outbox/outbox.ts';
 import type { DeferReason, PartState, Send, SendPart, SendStatus } from './send.ts';
 
 type SendRow = {
@@ -229,12 +230,13 @@ export function createLedger(db: Database) {
       part: number,
       transition: PartTransition,
       fields: { mid?: string; now: Date; countAttempt?: boolean; reconcileUntil?: Date; sentAt?: Date },
+      /** Written to the outbox by the same statement, only if the part moved (one round trip, no transaction). */
+      events: ReadonlyArray<ParleyEvent> = [],
     ): Promise<boolean> {
       const from = requiredPartStates(transition);
       const to = targetPartState(transition);
       if (to === 'unconfirmed' && fields.reconcileUntil === undefined) throw new Error(`${transition} needs the deadline of the echo`);
-      const rows = await db.query(
-        `update send_parts
+      const update = `update send_parts
             set state = ?, updated_at = ?,
                 mid = coalesce(?, mid),
                 attempts = attempts + ?,
@@ -242,14 +244,14 @@ export function createLedger(db: Database) {
                 sending_started_at = case when ? = 'sending' then ? else sending_started_at end,
                 sent_at = case when ? = 'sent' then ? else sent_at end
           where outbound_id = ? and part = ? and state in (${from.map(() => '?').join(', ')})
-          returning part`,
-        [
-          to, fields.now, fields.mid ?? null, fields.countAttempt ? 1 : 0, to === 'unconfirmed' ? fields.reconcileUntil : null,
-          to, fields.now, to, fields.sentAt ?? fields.now, outboundId, part, ...from,
-        ],
-        tx,
-      );
-      return rows.length === 1;
+          returning part`;
+      const parameters = [
+        to, fields.now, fields.mid ?? null, fields.countAttempt ? 1 : 0, to === 'unconfirmed' ? fields.reconcileUntil : null,
+        to, fields.now, to, fields.sentAt ?? fields.now, outboundId, part, ...from,
+      ];
+      if (events.length === 0) return (await db.query(update, parameters, tx)).length === 1;
+      const rows = await db.query(`with moved as (${update}) ${outboxInsert('moved')} returning event_id`, [...parameters, ...outboxParameters(events)], tx);
+      return rows.length > 0;
     },
 
     /** Counts a failed attempt that happened before the part was claimed (e.g. auth-token unavailable). */
