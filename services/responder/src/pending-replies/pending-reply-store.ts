@@ -124,9 +124,15 @@ export function createPendingReplyStore(db: Database): PendingReplyStore {
         const fresh = await db.query('insert into processed_decisions (event_id, processed_at) values (?, ?) on conflict do nothing returning event_id', [event.id, now], tx);
         if (fresh.length === 0) return 'duplicate' as const;
         const conversationId = conversationIdOf(event);
-        // Lock the conversation (creating its row if needed) so that two decisions of it never interleave.
-        await db.query('insert into reply_conversations (conversation_id) values (?) on conflict do nothing', [conversationId], tx);
-        const flags = await db.query<{ escalated: boolean }>('select escalated from reply_conversations where conversation_id = ? for update', [conversationId], tx);
+        // Lock the conversation (creating its row if needed) so that two decisions of it never
+        // interleave, and read its flag: one statement (an upsert locks the row it returns).
+        const flags = await db.query<{ escalated: boolean }>(
+          `insert into reply_conversations (conversation_id) values (?)
+           on conflict (conversation_id) do update set conversation_id = excluded.conversation_id
+           returning escalated`,
+          [conversationId],
+          tx,
+        );
         const rows = await db.query<Row>('select * from pending_replies where conversation_id = ? for update', [conversationId], tx);
         const state: ConversationReplyState = {
           ...initialReplyState,
