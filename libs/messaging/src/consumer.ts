@@ -45,14 +45,6 @@ type CommonOptions = {
 };
 
 /**
- * Fetch settings for a consumer off the customer's critical path (the inbox, bookkeeping of what
- * was sent, Page settings, token health): the broker holds each fetch until 256 KiB have arrived or
- * 100 ms have passed. Live, events trickle in one or two at a time per partition, and every
- * consumer group's fetch returned for each of them: held, they come in fewer round trips and fuller
- * batches (the broker's CPU per answered message fell by about a third in the pipeline benchmark).
- * Consumers an answer waits for keep the default (return as soon as anything arrives).
- */
-/**
  * How often handled offsets are committed. kafkajs commits after every batch, and live, batches are
  * one or two events: an OffsetCommit round trip (and a write to the broker's offsets log) per
  * consumed event and consumer group. Committed at most this often instead (and when the consumer
@@ -61,6 +53,14 @@ type CommonOptions = {
  */
 const COMMIT_INTERVAL_MS = 200;
 
+/**
+ * Fetch settings for a consumer off the customer's critical path (the inbox, bookkeeping of what
+ * was sent, Page settings, token health): the broker holds each fetch until 256 KiB have arrived or
+ * 100 ms have passed. Live, events trickle in one or two at a time per partition, and every
+ * consumer group's fetch returned for each of them: held, they come in fewer round trips and fuller
+ * batches (the broker's CPU per answered message fell by about a third in the pipeline benchmark).
+ * Consumers an answer waits for keep the default (return as soon as anything arrives).
+ */
 export const BACKGROUND_FETCH = { minBytes: 256 * 2 ** 10, maxWaitTimeInMs: 100 } as const;
 
 export type EventConsumerOptions = CommonOptions & {
