@@ -9,11 +9,11 @@ import type { EventPublisher, PublisherOptions, RawRecord } from './publisher.ts
  * A publisher whose producer runs on a worker thread. The owning thread turns events into records
  * (JSON text, trace headers: cheap) and posts them to the publishing thread, which runs the
  * ordinary publisher (idempotence, acks from all in-sync replicas) and answers which publishes
- * Kafka acknowledged. One batch is with the publishing thread at a time, and whatever is published
- * meanwhile goes in the next: the batching the in-thread publisher does around its one request in
- * flight, and one message each way per Kafka request (a message per publish cost the owning thread
- * more than the encoding it moved; measured). Records keep their order: batches go one after
- * another, and the publisher on the other side keeps the order within one.
+ * Kafka acknowledged. At most BATCHES_WITH_THREAD batches are with the publishing thread, and
+ * whatever is published meanwhile goes in the next: the batching the in-thread publisher does around
+ * its one request in flight, and about one message each way per Kafka request (a message per publish
+ * cost the owning thread more than the encoding it moved; measured). Records keep their order:
+ * batches cross in order and the publisher on the other side sends them one after another.
  */
 
 /** What crosses to the publishing thread: byte fields as exact-size copies (see `portable`). */
