@@ -138,6 +138,39 @@ describe('messaging over a real broker', () => {
     }
   });
 
+  it('loses nothing when a second member joins mid-stream, and what both handled is committed when they stop', async () => {
+    const topic = uniqueName('t-rebalance');
+    const admin = raw.admin();
+    await admin.connect();
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 4 }, { topic: deadLetterTopic(topic), numPartitions: 1 }] });
+    await admin.disconnect();
+    const groupId = uniqueName('g');
+    const handled = new Set<string>();
+    const handle = async (e: ParleyEvent) => void handled.add(e.id);
+    // Twelve conversations spread over the four partitions.
+    const event = (n: number) => readEvent(`p-rb-${n % 12}`, n);
+    const first = await startEventConsumer({ kafka, publisher, logger, groupId, topics: [topic], handle });
+    running.push(first);
+    for (let n = 0; n < 40; n++) await publishTo(topic, [event(n)]);
+    await waitFor(() => handled.size === 40, { description: 'the first forty handled by the first member' });
+
+    const second = await startEventConsumer({ kafka, publisher, logger, groupId, topics: [topic], handle });
+    running.push(second);
+    for (let n = 40; n < 80; n++) await publishTo(topic, [event(n)]);
+    await second.ready;
+    await waitFor(() => handled.size === 80, { description: 'all eighty handled across the rebalance' });
+    await first.stop();
+    await second.stop();
+
+    // A new member of the group starts after everything committed: nothing handled comes again.
+    const again: string[] = [];
+    const third = await startEventConsumer({ kafka, publisher, logger, groupId, topics: [topic], handle: async (e) => void again.push(e.id) });
+    running.push(third);
+    await publishTo(topic, [event(80)]);
+    await waitFor(() => again.length >= 1, { description: 'the one new event' });
+    expect(again).toEqual([event(80).id]);
+  });
+
   it('retries a retriable failure until it works, dead-letters a permanent one at once', async () => {
     const topic = uniqueName('t-retry');
     await createTopics(topic, deadLetterTopic(topic));
