@@ -43,10 +43,14 @@ async function readRaw(topic: string, count: number) {
   }
 }
 
-async function createTopics(...topics: string[]) {
+/** Topics of one partition unless told otherwise. */
+async function createTopics(...topics: Array<string | { name: string; partitions: number }>) {
   const admin = raw.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: 1 })) });
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: topics.map((t) => (typeof t === 'string' ? { topic: t, numPartitions: 1 } : { topic: t.name, numPartitions: t.partitions })),
+  });
   await admin.disconnect();
 }
 
@@ -140,10 +144,7 @@ describe('messaging over a real broker', () => {
 
   it('loses nothing when a second member joins mid-stream, and what both handled is committed when they stop', async () => {
     const topic = uniqueName('t-rebalance');
-    const admin = raw.admin();
-    await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 4 }, { topic: deadLetterTopic(topic), numPartitions: 1 }] });
-    await admin.disconnect();
+    await createTopics({ name: topic, partitions: 4 }, deadLetterTopic(topic));
     const groupId = uniqueName('g');
     const handled = new Set<string>();
     const handle = async (e: ParleyEvent) => void handled.add(e.id);
@@ -218,10 +219,7 @@ describe('messaging over a real broker', () => {
 
   it('hands the events of partitions handled side by side to handleMany in one call, each partition\'s in order', async () => {
     const topic = uniqueName('t-many-partitions');
-    const admin = raw.admin();
-    await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3 }, { topic: deadLetterTopic(topic), numPartitions: 1 }] });
-    await admin.disconnect();
+    await createTopics({ name: topic, partitions: 3 }, deadLetterTopic(topic));
     const producer = raw.producer();
     await producer.connect();
     // Two events on each of three partitions, waiting before the consumer starts.

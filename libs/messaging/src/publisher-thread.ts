@@ -16,13 +16,11 @@ import type { EventPublisher, PublisherOptions, RawRecord } from './publisher.ts
  * batches cross in order and the publisher on the other side sends them one after another.
  */
 
+/** A record whose byte fields (key, value, header values) are `Bytes`: Buffers here, Uint8Arrays across threads. */
+type RecordOf<Bytes> = { topic: string; key: string | Bytes | null; value: string | Bytes | null; headers?: Record<string, string | Bytes | undefined> };
+
 /** What crosses to the publishing thread: byte fields as exact-size copies (see `portable`). */
-export type PortableRecord = {
-  topic: string;
-  key: string | Uint8Array | null;
-  value: string | Uint8Array | null;
-  headers?: Record<string, string | Uint8Array | undefined>;
-};
+export type PortableRecord = RecordOf<Uint8Array>;
 
 export type ToPublisherThread = { kind: 'publish'; ids: number[]; records: PortableRecord[] } | { kind: 'disconnect' };
 export type FromPublisherThread =
@@ -146,30 +144,28 @@ export function publisherOnWorkerThread(options: PublisherOptions): EventPublish
   };
 }
 
-/**
- * Copies a Buffer into a Uint8Array of its own length: cloning a Buffer for another thread copies
- * the whole pool it was cut from (8 KiB for a small one).
- */
-function portable(record: RawRecord): PortableRecord {
-  const bytes = <T extends null | undefined>(v: string | Buffer | T) => (v === null || v === undefined || typeof v === 'string' ? v : new Uint8Array(v));
-  const result: PortableRecord = { topic: record.topic, key: bytes(record.key), value: bytes(record.value) };
+/** The same record with its byte fields (key, value, header values) converted; strings and nulls stay. */
+function withBytes<From, To>(record: RecordOf<From>, convert: (bytes: From) => To): RecordOf<To> {
+  // Byte fields are the only ones that are neither strings nor missing.
+  const bytes = <T extends null | undefined>(v: string | From | T): string | To | T => (v === null || v === undefined || typeof v === 'string' ? (v as string | T) : convert(v as From));
+  const result: RecordOf<To> = { topic: record.topic, key: bytes(record.key), value: bytes(record.value) };
   if (record.headers) {
-    const headers: Record<string, string | Uint8Array | undefined> = {};
+    const headers: Record<string, string | To | undefined> = {};
     for (const [name, v] of Object.entries(record.headers)) headers[name] = bytes(v);
     result.headers = headers;
   }
   return result;
 }
 
+/**
+ * Copies each Buffer into a Uint8Array of its own length: cloning a Buffer for another thread copies
+ * the whole pool it was cut from (8 KiB for a small one).
+ */
+function portable(record: RawRecord): PortableRecord {
+  return withBytes(record, (buffer: Buffer) => new Uint8Array(buffer));
+}
+
 /** The other direction: what the publishing thread hands to kafkajs (which takes Buffers, not Uint8Arrays). */
 export function fromPortable(record: PortableRecord): RawRecord {
-  const bytes = <T extends null | undefined>(v: string | Uint8Array | T) =>
-    v === null || v === undefined || typeof v === 'string' ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-  const result: RawRecord = { topic: record.topic, key: bytes(record.key), value: bytes(record.value) };
-  if (record.headers) {
-    const headers: Record<string, string | Buffer | undefined> = {};
-    for (const [name, v] of Object.entries(record.headers)) headers[name] = bytes(v);
-    result.headers = headers;
-  }
-  return result;
+  return withBytes(record, (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }

@@ -120,12 +120,10 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       // Publish what the last work wrote; whatever is left goes out after the next start.
       try {
         // Another replica's relay may hold the lock for a moment (bounded: it may be the one stuck).
-        let busy = 0;
-        for (let handled = await relayBatch(); (handled === 'busy' && busy < 100) || (typeof handled === 'number' && handled > 0); handled = await relayBatch()) {
-          if (handled === 'busy') {
-            busy++;
-            await new Promise((resolve) => setTimeout(resolve, lockBusyRetryMs));
-          }
+        for (let busy = 0; ; ) {
+          const handled = await relayBatch();
+          if (handled === 0 || (handled === 'busy' && ++busy > 100)) break;
+          if (handled === 'busy') await new Promise((resolve) => setTimeout(resolve, lockBusyRetryMs));
         }
       } catch (error) {
         log.warn({ err: error }, 'could not publish the whole outbox before stopping; the rest goes out after the next start');
