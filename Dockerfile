@@ -14,10 +14,9 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 FROM node:24-slim
 ENV NODE_ENV=production
 # As SERVICE_NODE_OPTIONS in tools/local-stack/src/services.ts: a small young generation keeps each
-# service near 130–200 MiB resident under load (V8 would size it from the node's memory), and the
-# harmless warning kafkajs trips on Node 24 stays out of the logs. docker-compose.yml and deploy/
-# add each service's heap cap (nodeOptionsFor: --max-old-space-size=160; none for the projection).
-ENV NODE_OPTIONS="--max-semi-space-size=4 --disable-warning=TimeoutNegativeWarning"
+# service near 130–200 MiB resident under load (V8 would size it from the node's memory).
+# docker-compose.yml and deploy/ add each service's heap cap (nodeOptionsFor: --max-old-space-size=160; none for the projection).
+ENV NODE_OPTIONS="--max-semi-space-size=4"
 WORKDIR /app
 COPY --from=dependencies --chown=node:node /app /app
 USER node

@@ -1,4 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
+// Before any client exists: stops kafkajs's idle 1 ms timer loop (see there).
+import './request-queue-fix.ts';
 import type { LogEntry } from 'kafkajs';
 import type { TopicSpec } from '@parley/contracts';
 import type { Logger } from '@parley/observability';

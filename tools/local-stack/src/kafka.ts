@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+// Also stops kafkajs's idle timer loop for the clients made here (libs/messaging, request-queue-fix.ts).
+import '@parley/messaging';
 import { findRepoRoot } from './paths.ts';
 import { pollUntil, startProcess, stopLeftover, stopProcess, writePidFile } from './processes.ts';
 

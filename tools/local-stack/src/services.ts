@@ -39,11 +39,11 @@ export const SIMULATOR: ProcessDefinition = {
  * same in NODE_OPTIONS):
  * - a 4 MiB young-generation semi-space: V8 sizes it from the machine's memory (up to 32 MiB here),
  *   and a service's resident memory followed: 280–360 MiB under load, 133–204 MiB with this, for
- *   no CPU cost the pipeline benchmark could tell apart from its noise (docs/benchmarks.md);
- * - kafkajs 2.2.4 (maintenance mode) schedules negative timeouts, which Node 24 reports on every
- *   request; the warning is harmless.
+ *   no CPU cost the pipeline benchmark could tell apart from its noise (docs/benchmarks.md).
+ * (Node 24's TimeoutNegativeWarning is no longer hidden: kafkajs's was a symptom of a timer loop,
+ * now stopped in @parley/messaging, request-queue-fix.ts.)
  */
-export const SERVICE_NODE_OPTIONS = ['--max-semi-space-size=4', '--disable-warning=TimeoutNegativeWarning'] as const;
+export const SERVICE_NODE_OPTIONS = ['--max-semi-space-size=4'] as const;
 
 /** SERVICE_NODE_OPTIONS and the service's heap cap: how Node runs it (docker-compose.yml and deploy/ set the same NODE_OPTIONS). */
 export function nodeOptionsFor(service: Pick<ProcessDefinition, 'heapMiB'>): string[] {
