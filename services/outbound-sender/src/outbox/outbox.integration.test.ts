@@ -82,6 +82,76 @@ describe('the outbox relay', () => {
   });
 });
 
+describe('the outbox relay, woken while it works', () => {
+  /** The database, with hooks run while the relay takes its lock and once its read of the outbox came back. */
+  function watchedDb(hooks: { whileLocking?: () => Promise<void>; afterRead?: () => Promise<void> }): Database & { reads: number } {
+    const watched = Object.create(db) as Database & { reads: number };
+    watched.reads = 0;
+    watched.query = (async (sql: string, params?: unknown[], tx?: Parameters<Database['query']>[2]) => {
+      if (sql.startsWith('select pg_try_advisory_xact_lock')) {
+        const locked = await db.query(sql, params, tx);
+        await hooks.whileLocking?.();
+        return locked;
+      }
+      if (!sql.startsWith('select seq, event from outbox')) return db.query(sql, params, tx);
+      watched.reads++;
+      const rows = await db.query(sql, params, tx);
+      await hooks.afterRead?.();
+      return rows;
+    }) as Database['query'];
+    return watched;
+  }
+
+  it('does not read again for a wake its read already covered (it came before the read began)', async () => {
+    const publisher = recordingPublisher();
+    let raced = false;
+    const watched = watchedDb({
+      whileLocking: async () => {
+        if (raced) return;
+        raced = true;
+        // Another part's event commits and wakes the relay while it takes the lock: its read sees it.
+        await db.transaction((_em, tx) => appendToOutbox(db, tx, events(1)));
+        relay.wake();
+      },
+    });
+    const relay = startOutboxRelay({ db: watched, publisher, logger, pollMs: 60_000 });
+    try {
+      await db.transaction((_em, tx) => appendToOutbox(db, tx, events(1)));
+      relay.wake();
+      await waitFor(() => publisher.published.length === 2, { description: 'both events published', timeoutMs: 5_000 });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(watched.reads).toBe(1);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('reads again at once for a wake that came after its read began (rows its read could not see)', async () => {
+    const publisher = recordingPublisher();
+    const late = events(1);
+    let raced = false;
+    const watched = watchedDb({
+      afterRead: async () => {
+        if (raced) return;
+        raced = true;
+        await db.transaction((_em, tx) => appendToOutbox(db, tx, late));
+        relay.wake();
+      },
+    });
+    const relay = startOutboxRelay({ db: watched, publisher, logger, pollMs: 60_000 });
+    try {
+      const first = events(1);
+      await db.transaction((_em, tx) => appendToOutbox(db, tx, first));
+      relay.wake();
+      // The poll is a minute away: only the wake can bring the late row out this soon.
+      await waitFor(() => publisher.published.length === 2, { description: 'the late event published too', timeoutMs: 5_000 });
+      expect(publisher.published.map((e) => e.id)).toEqual([first[0]!.id, late[0]!.id]);
+    } finally {
+      await relay.stop();
+    }
+  });
+});
+
 describe('a part move that writes its event in the same statement', () => {
   it('writes the event only when the part moved, so an echo that settled the part first leaves no second event', async () => {
     const ledger = createLedger(db);

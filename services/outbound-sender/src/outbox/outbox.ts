@@ -53,8 +53,10 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const log = options.logger.child({ component: 'outbox' });
   let running = true;
   let wakeUp: (() => void) | undefined;
-  // A wake that came while a batch was in flight: look again at once instead of sleeping.
-  let woken = false;
+  // Wakes so far, and how many of them the last read of the outbox covered. A wake comes after its
+  // rows committed, so a read that started after it saw them; one that came later means look again.
+  let wakes = 0;
+  let wakesRead = 0;
   let failures = 0;
 
   /** Publishes one batch; returns how many rows it handled, or 'busy' when another relay holds the lock. */
@@ -63,6 +65,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       // One relay at a time across replicas, so events leave in the order they were written.
       const [lock] = await db.query<{ locked: boolean }>('select pg_try_advisory_xact_lock(hashtext(?)) as locked', [`parley-outbox:${db.schema}`], tx);
       if (!lock?.locked) return 'busy';
+      wakesRead = wakes;
       const rows = await db.query<{ seq: string; event: unknown }>('select seq, event from outbox order by seq limit ?', [batchSize], tx);
       if (rows.length === 0) return 0;
       const events: ParleyEvent[] = [];
@@ -84,7 +87,6 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const loop = (async () => {
     while (running) {
       let handled: number | 'busy' = 0;
-      woken = false;
       try {
         handled = await relayBatch();
         failures = 0;
@@ -94,8 +96,9 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       }
       // A full batch may have left rows behind; a batch that was not full took every row there was,
       // and whatever is written since comes with a wake. (Looking again after every batch made each
-      // one cost an empty transaction: four statements, a sixth of the service's.)
-      if (handled !== 'busy' && (handled >= batchSize || woken) && failures === 0) continue;
+      // one cost an empty transaction: four statements, a sixth of the service's. Looking again for
+      // every wake during a batch, even one its read already covered, was one more per answer.)
+      if (handled !== 'busy' && (handled >= batchSize || wakes > wakesRead) && failures === 0) continue;
       const wait = failures > 0 ? Math.min(5_000, pollMs * 2 ** Math.min(failures, 5)) : handled === 'busy' ? lockBusyRetryMs : pollMs;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
@@ -110,7 +113,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   return {
     wake() {
-      woken = true;
+      wakes++;
       wakeUp?.();
     },
     async stop() {
