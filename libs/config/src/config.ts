@@ -85,5 +85,13 @@ export const env = {
       .enum(['true', 'false', '1', '0'])
       .default(fallback ? 'true' : 'false')
       .transform((v) => v === 'true' || v === '1'),
+  /**
+   * DATABASE_PREPARED_STATEMENTS: PostgreSQL prepares the services' repeated statements once per
+   * connection (default). Set false behind a pooler in transaction mode that cannot keep them.
+   */
+  databasePreparedStatements: z
+    .enum(['true', 'false', '1', '0'])
+    .default('true')
+    .transform((v) => v === 'true' || v === '1'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createLogger } from '@parley/observability';
-import { positional } from './database.ts';
+import { MAX_PREPARED_STATEMENTS, positional, preparedStatementName } from './database.ts';
 import { openDatabase } from './index.ts';
 import type { Database } from './index.ts';
 
@@ -87,5 +87,62 @@ describe('positional placeholders', () => {
 
   it('refuses knex identifier bindings (??), which this dialect does not support', () => {
     expect(() => positional('select ?? from t', ['c'])).toThrow(/Identifier bindings/);
+  });
+});
+
+describe('prepared statements', () => {
+  /** The statements prepared on the connection a transaction holds (PostgreSQL's per-session view). */
+  const preparedOn = (database: Database, tx: Parameters<Parameters<Database['transaction']>[0]>[1]) =>
+    database.query<{ name: string; statement: string }>('select name, statement from pg_prepared_statements', [], tx);
+
+  it('prepares a statement with parameters under one name per text, on the connection that runs it', async () => {
+    await db.transaction(async (_em, tx) => {
+      await db.query('select body from notes where id = ?', ['n1'], tx);
+      await db.query('select body from notes where id = ?', ['n2'], tx);
+      const prepared = await preparedOn(db, tx);
+      expect(prepared).toEqual(expect.arrayContaining([{ name: preparedStatementName('select body from notes where id = $1', 1), statement: 'select body from notes where id = $1' }]));
+      expect(prepared.filter((p) => p.statement === 'select body from notes where id = $1')).toHaveLength(1);
+    });
+  });
+
+  it('prepares nothing when turned off (DATABASE_PREPARED_STATEMENTS=false, for a pooler in transaction mode)', async () => {
+    const unprepared = await openDatabase({ databaseUrl, schema, logger, migrations, preparedStatements: false });
+    try {
+      await unprepared.transaction(async (_em, tx) => {
+        expect(await unprepared.query('select body from notes where id = ?', ['n1'], tx)).toEqual([{ body: 'hello' }]);
+        expect(await preparedOn(unprepared, tx)).toEqual([]);
+      });
+    } finally {
+      await unprepared.close();
+    }
+  });
+
+  it('keeps working when a migration adds a column under a prepared statement, and leaves `select *` unprepared, which would not', async () => {
+    const poolOfOne = await openDatabase({ databaseUrl, schema, logger, migrations, poolSize: 1 });
+    try {
+      expect(await poolOfOne.query('select id, body from notes where id = ?', ['n1'])).toEqual([{ id: 'n1', body: 'hello' }]);
+      expect(await poolOfOne.query('select * from notes where id = ?', ['n1'])).toEqual([{ id: 'n1', body: 'hello', created_at: expect.anything() }]);
+      // Another replica's rolling deploy changes the table while this connection holds the statement.
+      await db.query('alter table notes add column mood text');
+      expect(await poolOfOne.query('select id, body from notes where id = ?', ['n1'])).toEqual([{ id: 'n1', body: 'hello' }]);
+      expect(await poolOfOne.query('select * from notes where id = ?', ['n1'])).toEqual([{ id: 'n1', body: 'hello', created_at: expect.anything(), mood: null }]);
+    } finally {
+      await db.query('alter table notes drop column if exists mood');
+      await poolOfOne.close();
+    }
+  });
+
+  it('names only texts with parameters and without `*`, and at most MAX_PREPARED_STATEMENTS of them', () => {
+    expect(preparedStatementName('select 1', 0)).toBeUndefined();
+    expect(preparedStatementName('select * from notes where id = $1', 1)).toBeUndefined();
+    expect(preparedStatementName('delete from notes where id = $1 returning *', 1)).toBeUndefined();
+    const first = preparedStatementName('select id from notes where body = $1', 1);
+    expect(first).toMatch(/^parley_\d+$/);
+    expect(preparedStatementName('select id from notes where body = $1', 1)).toBe(first);
+    expect(preparedStatementName('select body from notes where id = $1 and body = $2', 2)).not.toBe(first);
+    // SQL built with a varying number of placeholders must not prepare without bound.
+    const names = Array.from({ length: MAX_PREPARED_STATEMENTS + 10 }, (_, n) => preparedStatementName(`select id from notes where id in (${Array.from({ length: n + 1 }, (_v, i) => `$${i + 1}`).join(', ')})`, n + 1));
+    expect(new Set(names.filter(Boolean)).size).toBeLessThanOrEqual(MAX_PREPARED_STATEMENTS);
+    expect(names.at(-1)).toBeUndefined();
   });
 });

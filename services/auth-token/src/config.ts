@@ -15,6 +15,7 @@ export const authTokenConfigShape = {
   KAFKA_BROKERS: env.kafkaBrokers,
   KAFKA_NAMESPACE: env.kafkaNamespace,
   DATABASE_URL: env.databaseUrl,
+  DATABASE_PREPARED_STATEMENTS: env.databasePreparedStatements,
   /** The PostgreSQL schema this service owns; tests use a fresh one each. */
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').default('auth_token'),
   PORT: env.port(3002),

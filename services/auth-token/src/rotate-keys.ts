@@ -13,12 +13,13 @@ import { createTokenVault } from './tokens/vault.ts';
 
 const config = loadConfigOrExit('auth-token rotate-keys', {
   DATABASE_URL: env.databaseUrl,
+  DATABASE_PREPARED_STATEMENTS: env.databasePreparedStatements,
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('auth_token'),
   TOKEN_ENCRYPTION_KEYS: env.list,
   LOG_LEVEL: env.logLevel,
 });
 const logger = createLogger({ service: 'auth-token-rotate-keys', level: config.LOG_LEVEL });
-const db = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, logger, migrations, poolSize: 1 });
+const db = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, logger, migrations, poolSize: 1, preparedStatements: config.DATABASE_PREPARED_STATEMENTS });
 try {
   const report = await rotateStoredTokens(db, createTokenVault(config.TOKEN_ENCRYPTION_KEYS), logger);
   process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -13,6 +13,7 @@ export const configShape = {
   /** A prefix for every topic and consumer group (environments sharing a cluster); see docs/architecture.md. */
   KAFKA_NAMESPACE: env.kafkaNamespace,
   DATABASE_URL: env.databaseUrl,
+  DATABASE_PREPARED_STATEMENTS: env.databasePreparedStatements,
   PORT: env.port(3006),
   LOG_LEVEL: env.logLevel,
   /** `accountId:key` pairs: a key sees and changes only its account's Pages. */

@@ -54,6 +54,7 @@ export async function startConversationProjection(config: ProjectionConfig, deps
     migrations: [...controlMigrations, ...replyMigrations],
     entities: [AgentReplyEntity],
     poolSize: 3,
+    preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
   });
 
   const host = await startInboxHost({
@@ -68,6 +69,7 @@ export async function startConversationProjection(config: ProjectionConfig, deps
     topics: config.PROJECTION_TOPICS,
     retireAfterMs: config.REBUILD_RETIRE_AFTER_MS,
     poolSize: config.DB_POOL_SIZE,
+    preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
     ...(deps.rebuildPollMs !== undefined ? { rebuildPollMs: deps.rebuildPollMs } : {}),
     ...(deps.pointerPollMs !== undefined ? { pointerPollMs: deps.pointerPollMs } : {}),
     ...(deps.afterBatchCommitted ? { afterBatchCommitted: deps.afterBatchCommitted } : {}),

@@ -57,6 +57,7 @@ export function testConfig(topics: TestTopics, overrides: Partial<ProjectionConf
     KAFKA_BROKERS: testKafkaBrokers(),
     KAFKA_NAMESPACE: '',
     DATABASE_URL: testDatabaseUrl(),
+    DATABASE_PREPARED_STATEMENTS: true,
     PORT: 0,
     LOG_LEVEL: 'silent',
     API_KEYS: new Map([

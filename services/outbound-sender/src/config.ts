@@ -8,6 +8,7 @@ export const configShape = {
   KAFKA_BROKERS: env.kafkaBrokers,
   KAFKA_NAMESPACE: env.kafkaNamespace,
   DATABASE_URL: env.databaseUrl,
+  DATABASE_PREPARED_STATEMENTS: env.databasePreparedStatements,
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').default('outbound_sender'),
   PORT: env.port(3005),
   LOG_LEVEL: env.logLevel,

@@ -11,6 +11,7 @@ export const responderEnv = {
   KAFKA_BROKERS: env.kafkaBrokers,
   KAFKA_NAMESPACE: env.kafkaNamespace,
   DATABASE_URL: env.databaseUrl,
+  DATABASE_PREPARED_STATEMENTS: env.databasePreparedStatements,
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('responder'),
   PORT: env.port(3004),
   LOG_LEVEL: env.logLevel,
@@ -37,6 +38,8 @@ export type ResponderConfig = {
   kafkaBrokers: ReadonlyArray<string>;
   databaseUrl: string;
   databaseSchema: string;
+  /** DATABASE_PREPARED_STATEMENTS (see @parley/config). */
+  databasePreparedStatements: boolean;
   port: number;
   /** API key → account id. */
   apiKeys: ReadonlyMap<string, string>;
@@ -64,6 +67,7 @@ export function toResponderConfig(parsed: ResponderEnv, apiKeyRefs: ApiKeyRefs):
     kafkaNamespace: parsed.KAFKA_NAMESPACE,
     databaseUrl: parsed.DATABASE_URL,
     databaseSchema: parsed.DATABASE_SCHEMA,
+    databasePreparedStatements: parsed.DATABASE_PREPARED_STATEMENTS,
     port: parsed.PORT,
     apiKeys: parsed.API_KEYS,
     tokenEncryptionKeys: parsed.TOKEN_ENCRYPTION_KEYS,

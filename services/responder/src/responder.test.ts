@@ -60,6 +60,7 @@ beforeAll(async () => {
       kafkaBrokers: brokers,
       databaseUrl: testDatabaseUrl(),
       databaseSchema: schema.schema,
+      databasePreparedStatements: true,
       port: 0,
       apiKeys,
       tokenEncryptionKeys: [generateFernetKey()],

@@ -6,6 +6,7 @@ export const rulesConfigShape = {
   KAFKA_BROKERS: env.kafkaBrokers,
   KAFKA_NAMESPACE: env.kafkaNamespace,
   DATABASE_URL: env.databaseUrl,
+  DATABASE_PREPARED_STATEMENTS: env.databasePreparedStatements,
   /** Its own schema; tests give a fresh one. */
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').default('rules'),
   PORT: env.port(3003),

@@ -75,6 +75,7 @@ beforeAll(async () => {
     KAFKA_BROKERS: testKafkaBrokers(),
     KAFKA_NAMESPACE: '',
     DATABASE_URL: testDatabaseUrl(),
+    DATABASE_PREPARED_STATEMENTS: true,
     DATABASE_SCHEMA: schema.schema,
     PORT: 0,
     LOG_LEVEL: 'silent',

@@ -50,6 +50,8 @@ export type InboxHostOptions = {
   topics: ReadonlyArray<string>;
   retireAfterMs: number;
   poolSize: number;
+  /** DATABASE_PREPARED_STATEMENTS (see @parley/config); default true. */
+  preparedStatements?: boolean;
   /** How often to look at the pointer row (another replica may have switched). */
   pointerPollMs?: number;
   /** How often a rebuild compares its position with its targets. */
@@ -126,7 +128,7 @@ export async function startInboxHost(options: InboxHostOptions): Promise<InboxHo
   let switching = false;
 
   async function openInbox(schema: string, generation: number, bulkLoad = false): Promise<ActiveInbox> {
-    const db = await openDatabase({ databaseUrl: options.databaseUrl, schema, logger, migrations: inboxMigrations, poolSize: options.poolSize });
+    const db = await openDatabase({ databaseUrl: options.databaseUrl, schema, logger, migrations: inboxMigrations, poolSize: options.poolSize, preparedStatements: options.preparedStatements !== false });
     const projector = createProjector({
       db,
       bulkLoad,
