@@ -28,6 +28,20 @@ describe('waking the dispatcher (polling made slow, a minute: only a wake-up exp
     expect(looks).toBe(1);
   });
 
+  it('given a send goes out with nothing deferred, then the outbox relay reads once per event it is woken for, and not again after the claim commits', async () => {
+    const { pageId, psid } = h.createPage();
+    await waitFor(() => h.service().dispatcher.passes() >= 4, { description: 'the four workers to look once' });
+    const before = h.service().relay.reads();
+    await h.publish([sendCommand({ pageId, psid, parts: [{ text: 'Once.' }], typingIndicator: false })]);
+    await h.waitForEvent(pageId, 'outbound.message.sent', () => true, 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Two events (scheduled, sent), each written and woken for once: two reads at most (one if they
+    // came together). Waking the relay after the claiming transaction too made it three.
+    const reads = h.service().relay.reads() - before;
+    expect(reads).toBeGreaterThanOrEqual(1);
+    expect(reads).toBeLessThanOrEqual(2);
+  });
+
   it('given more new sends than workers at once, then each is sent without waiting for the poll: busy workers look again for the wakes they missed', async () => {
     const pages = Array.from({ length: 10 }, () => h.createPage());
     await waitFor(() => h.service().dispatcher.passes() >= 4, { description: 'the four workers to look once' });

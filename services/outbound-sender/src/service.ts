@@ -17,6 +17,7 @@ import type { Dispatcher } from './dispatch/dispatcher.ts';
 import { createDispatchMetrics } from './dispatch/metrics.ts';
 import { migrations } from './migrations.ts';
 import { startOutboxRelay } from './outbox/outbox.ts';
+import type { OutboxRelay } from './outbox/outbox.ts';
 import { createPageEventsHandler } from './page-connections/page-events-handler.ts';
 import { createEchoHandler, createEchoMetrics } from './reconciliation/echo-handler.ts';
 import { createPageTokenProvider } from './page-tokens/token-provider.ts';
@@ -46,6 +47,8 @@ export type RunningOutboundSender = {
   port: number;
   /** The dispatcher, for tests: `wake()` after moving the clock, `passes()` to know it looked. */
   dispatcher: Pick<Dispatcher, 'wake' | 'passes'>;
+  /** The outbox relay, for tests: `reads()` to know how often it looked. */
+  relay: Pick<OutboxRelay, 'reads'>;
   /** Resolves when the three consumers (commands, page events, echoes) have joined their groups. */
   ready: Promise<void>;
   /** Stops taking commands, finishes the Send API calls in flight, publishes the outbox, disconnects. */
@@ -205,6 +208,7 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
     url: server.url,
     port: server.port,
     dispatcher,
+    relay,
     ready: Promise.all([commands.ready, pages.ready, echoes.ready]).then(() => undefined),
     stop() {
       stopping ??= (async () => {

@@ -165,7 +165,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
 
   /** Works on one due send; false when there was none. */
   async function processOne(why: Look): Promise<boolean> {
-    const release = await db.transaction(async (_em, tx) => {
+    const claim = await db.transaction(async (_em, tx) => {
       const claimed = await ledger.claimDue(tx, clock.now());
       passes++;
       if (!claimed) return null;
@@ -181,11 +181,14 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
         accountId: send.accountId,
         now: clock.now(),
       });
-      return release;
+      // A deferral announced (see `deferred`) is the only event this transaction writes.
+      return { release, wroteEvents: send.deferrals !== claimed.deferrals };
     });
-    if (!release) return false;
-    // Events written by the claiming transaction (deferrals) can be published now that it committed.
-    options.onEvents();
+    if (!claim) return false;
+    const { release } = claim;
+    // The deferral's event can be published now that it committed. (Waking the relay after every
+    // claim cost it an empty transaction per send.)
+    if (claim.wroteEvents) options.onEvents();
     if (release.awaitingEcho !== undefined) await echoCameMeanwhile(release.send.outboundId, release.awaitingEcho);
     return true;
   }
@@ -213,7 +216,6 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
       next = { ...next, deferredReason: reason, deferrals: send.deferrals + 1 };
       await appendToOutbox(db, tx, [deferredEvent(next, next.deferrals, reason, detail, retryAt, now)]);
       metrics.sendsDeferred.inc({ reason });
-      options.onEvents();
     }
     return next;
   }

@@ -33,6 +33,8 @@ export type OutboxRelay = {
   wake(): void;
   /** Stops after the batch in flight is published. */
   stop(): Promise<void>;
+  /** How many times it has read the outbox (tests: a wake that finds nothing costs a transaction). */
+  reads(): number;
 };
 
 export type OutboxRelayOptions = {
@@ -57,6 +59,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   // rows committed, so a read that started after it saw them; one that came later means look again.
   let wakes = 0;
   let wakesRead = 0;
+  let reads = 0;
   let failures = 0;
 
   /** Publishes one batch; returns how many rows it handled, or 'busy' when another relay holds the lock. */
@@ -66,6 +69,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       const [lock] = await db.query<{ locked: boolean }>('select pg_try_advisory_xact_lock(hashtext(?)) as locked', [`parley-outbox:${db.schema}`], tx);
       if (!lock?.locked) return 'busy';
       wakesRead = wakes;
+      reads++;
       const rows = await db.query<{ seq: string; event: unknown }>('select seq, event from outbox order by seq limit ?', [batchSize], tx);
       if (rows.length === 0) return 0;
       const events: ParleyEvent[] = [];
@@ -116,6 +120,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       wakes++;
       wakeUp?.();
     },
+    reads: () => reads,
     async stop() {
       running = false;
       wakeUp?.();
