@@ -1,6 +1,6 @@
 import { messengerConversationId } from '@parley/contracts';
 import type { EventOf } from '@parley/contracts';
-import type { Database, Transaction } from '@parley/persistence';
+import type { Database } from '@parley/persistence';
 import { toIso } from '../sql.ts';
 import { RECENT_MESSAGES } from './context.ts';
 import type { AttachmentNote, Author, ContextEntry } from './context.ts';
@@ -13,7 +13,11 @@ export type ContextStore = {
    * RECENT_MESSAGES of the conversation are kept; an old event replayed late is stored and trimmed at once.
    */
   record(entry: ContextEntry): Promise<void>;
-  /** `record` for several entries, in order, in one transaction. */
+  /**
+   * `record` for several entries, in order: one insert, the authors outbound-sender named, the trim.
+   * Not one transaction: each step is idempotent, so a crash between them is completed by the
+   * redelivery, and BEGIN and COMMIT were two of the five round trips of every inbound message.
+   */
   recordMany(entries: ReadonlyArray<ContextEntry>): Promise<void>;
   /** The conversation's recent entries, oldest first. */
   recent(conversationId: string, limit?: number): Promise<ContextEntry[]>;
@@ -38,48 +42,43 @@ type Row = {
 export function createContextStore(db: Database): ContextStore {
   const recordMany = async (entries: ReadonlyArray<ContextEntry>): Promise<void> => {
     if (entries.length === 0) return;
-    await db.transaction(async (_em, tx: Transaction) => {
-      // No conflict target: a conflict on the event id or on the mid both mean "already known".
+    // No conflict target: a conflict on the event id or on the mid both mean "already known".
+    await db.query(
+      `insert into conversation_messages (event_id, conversation_id, page_id, author, text, attachments, postback, mid, source, occurred_at)
+       select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::jsonb[], ?::jsonb[], ?::text[], ?::text[], ?::timestamptz[])
+       on conflict do nothing`,
+      [
+        entries.map((e) => e.eventId),
+        entries.map((e) => e.conversationId),
+        entries.map((e) => e.pageId),
+        entries.map((e) => e.author),
+        entries.map((e) => e.text),
+        entries.map((e) => JSON.stringify(e.attachments)),
+        entries.map((e) => (e.postback === null ? null : JSON.stringify(e.postback))),
+        entries.map((e) => e.mid),
+        entries.map((e) => e.source),
+        entries.map((e) => e.occurredAt),
+      ],
+    );
+    // After the insert, so that an echo stored just now (in this batch or before) also learns
+    // its author from outbound-sender's event about the same mid.
+    const authored = entries.filter((e) => e.source === 'outbound' && e.mid !== null);
+    if (authored.length > 0) {
       await db.query(
-        `insert into conversation_messages (event_id, conversation_id, page_id, author, text, attachments, postback, mid, source, occurred_at)
-         select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::jsonb[], ?::jsonb[], ?::text[], ?::text[], ?::timestamptz[])
-         on conflict do nothing`,
-        [
-          entries.map((e) => e.eventId),
-          entries.map((e) => e.conversationId),
-          entries.map((e) => e.pageId),
-          entries.map((e) => e.author),
-          entries.map((e) => e.text),
-          entries.map((e) => JSON.stringify(e.attachments)),
-          entries.map((e) => (e.postback === null ? null : JSON.stringify(e.postback))),
-          entries.map((e) => e.mid),
-          entries.map((e) => e.source),
-          entries.map((e) => e.occurredAt),
-        ],
-        tx,
+        `update conversation_messages m set author = u.author, source = 'outbound'
+           from unnest(?::text[], ?::text[], ?::text[]) as u(conversation_id, mid, author)
+          where m.conversation_id = u.conversation_id and m.mid = u.mid and m.source = 'echo'`,
+        [authored.map((e) => e.conversationId), authored.map((e) => e.mid), authored.map((e) => e.author)],
       );
-      // After the insert, so that an echo stored just now (in this batch or before) also learns
-      // its author from outbound-sender's event about the same mid.
-      const authored = entries.filter((e) => e.source === 'outbound' && e.mid !== null);
-      if (authored.length > 0) {
-        await db.query(
-          `update conversation_messages m set author = u.author, source = 'outbound'
-             from unnest(?::text[], ?::text[], ?::text[]) as u(conversation_id, mid, author)
-            where m.conversation_id = u.conversation_id and m.mid = u.mid and m.source = 'echo'`,
-          [authored.map((e) => e.conversationId), authored.map((e) => e.mid), authored.map((e) => e.author)],
-          tx,
-        );
-      }
-      await db.query(
-        `delete from conversation_messages where event_id in (
-           select event_id from (
-             select event_id, row_number() over (partition by conversation_id order by occurred_at desc, seq desc) as newest
-               from conversation_messages where conversation_id = any(?::text[])
-           ) ranked where newest > ?)`,
-        [[...new Set(entries.map((e) => e.conversationId))], RECENT_MESSAGES],
-        tx,
-      );
-    });
+    }
+    await db.query(
+      `delete from conversation_messages where event_id in (
+         select event_id from (
+           select event_id, row_number() over (partition by conversation_id order by occurred_at desc, seq desc) as newest
+             from conversation_messages where conversation_id = any(?::text[])
+         ) ranked where newest > ?)`,
+      [[...new Set(entries.map((e) => e.conversationId))], RECENT_MESSAGES],
+    );
   };
 
   return {
