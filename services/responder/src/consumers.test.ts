@@ -11,7 +11,7 @@ import type { PendingReplyStore } from './pending-replies/pending-reply-store.ts
 import { T0, at, escalated, messageReceived, messageSent, pageConnected, profileUpdated, replyRequested } from './test-fixtures.ts';
 
 /** Records which store each event reached (the stores themselves are tested against PostgreSQL). */
-function deps(failWith?: unknown) {
+function deps(failWith?: unknown, repliesWaiting = 0) {
   const calls: string[] = [];
   const fail = async (name: string) => {
     calls.push(name);
@@ -26,10 +26,18 @@ function deps(failWith?: unknown) {
   const pageAccounts = { record: () => fail('pages.record') } as unknown as PageAccounts;
   const replies = {
     apply: async () => (await fail('replies.apply'), []),
-    dueNowIfWaiting: async (ids: string[]) => (await fail(`replies.dueNowIfWaiting ${ids.join(',')}`), 0),
+    dueNowIfWaiting: async (ids: string[]) => (await fail(`replies.dueNowIfWaiting ${ids.join(',')}`), repliesWaiting),
   } as unknown as PendingReplyStore;
   const publisher = {} as EventPublisher;
-  const handlerDeps: HandlerDeps = { logger: createLogger({ service: 'test', level: 'silent' }), context, pageAccounts, replies, publisher, clock: { now: () => T0 } };
+  const handlerDeps: HandlerDeps = {
+    logger: createLogger({ service: 'test', level: 'silent' }),
+    context,
+    pageAccounts,
+    replies,
+    publisher,
+    clock: { now: () => T0 },
+    onReplyMayBeDue: () => calls.push('wake the poller'),
+  };
   return { calls, handlerDeps };
 }
 
@@ -54,6 +62,15 @@ describe('routing consumed events', () => {
     for (const event of [messageReceived(who), messageSent(who, { text: 'hi' }), profileUpdated(who, 'Ana'), pageConnected('page-1', 'acct-1')]) await handle(event);
     // A customer's message may be what a due reply waits for: it goes now.
     expect(calls).toEqual(['context.record', 'replies.dueNowIfWaiting page-1:psid-1', 'context.record', 'context.recordProfile']);
+  });
+
+  it('wakes the poller when a customer message made a waiting reply due, and not when none waited', async () => {
+    const none = deps(undefined, 0);
+    await handleContextEvent(none.handlerDeps)(messageReceived(who));
+    expect(none.calls).toEqual(['context.record', 'replies.dueNowIfWaiting page-1:psid-1']);
+    const one = deps(undefined, 1);
+    await handleContextEvent(one.handlerDeps)(messageReceived(who));
+    expect(one.calls).toEqual(['context.record', 'replies.dueNowIfWaiting page-1:psid-1', 'wake the poller']);
   });
 
   it('records several waiting events in one call, profiles on the way', async () => {

@@ -57,7 +57,7 @@ export function handleDecisionEvent(deps: HandlerDeps): (event: ParleyEvent) => 
  * The recent conversation (messenger.inbound.v1, outbound.events.v1): messages, postbacks, comments,
  * echoes and sent messages become context entries (idempotent by event id and by Meta's mid);
  * profiles give the customer's first name. Anything else is not context and is ignored. Several
- * waiting events are recorded in one transaction (`handleContextEvents`).
+ * waiting events are recorded together (`handleContextEvents`, `ContextStore.recordMany`).
  */
 export function handleContextEvent(deps: HandlerDeps): (event: ParleyEvent) => Promise<void> {
   const handleMany = handleContextEvents(deps);
@@ -77,12 +77,10 @@ export function handleContextEvents(deps: HandlerDeps): (events: ReadonlyArray<P
       if (entries.length > 0) await deps.context.recordMany(entries);
       // A due reply may have been waiting for this message to reach the context (the decision is
       // consumed by the other consumer and can be first): it was put back for a later look
-      // (CONTEXT_RETRY_MS); it goes now instead.
+      // (CONTEXT_RETRY_MS); it goes now instead. The poller is woken only then: a reply already due
+      // was woken for when it was requested, and a wake for nothing cost the poller an empty look.
       const customers = [...new Set(entries.filter((entry) => entry.author === 'customer').map((entry) => entry.conversationId))];
-      if (customers.length > 0) {
-        await deps.replies.dueNowIfWaiting(customers, deps.clock.now());
-        deps.onReplyMayBeDue?.();
-      }
+      if (customers.length > 0 && (await deps.replies.dueNowIfWaiting(customers, deps.clock.now())) > 0) deps.onReplyMayBeDue?.();
     });
 }
 

@@ -65,6 +65,10 @@ export function createReplyPoller(options: ReplyPollerOptions): ReplyPoller {
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<unknown> = Promise.resolve();
   let lastPrune = 0;
+  // Wakes so far, and how many of them the last claim covered: a wake comes after its reply
+  // committed, so a claim that began after it saw the reply; only a later wake means look again.
+  let wakes = 0;
+  let wakesClaimed = 0;
 
   async function tick(): Promise<number> {
     const now = options.clock.now();
@@ -73,6 +77,7 @@ export function createReplyPoller(options: ReplyPollerOptions): ReplyPoller {
       const pruned = await options.replies.pruneProcessed(new Date(now.getTime() - PROCESSED_RETENTION_MS));
       if (pruned > 0) log.debug({ pruned }, 'forgot old processed decision ids');
     }
+    wakesClaimed = wakes;
     const claimed = await options.replies.claimDue(now, batchSize, options.leaseMs);
     await Promise.all(claimed.map((reply) => handle(reply)));
     return claimed.length;
@@ -140,7 +145,6 @@ export function createReplyPoller(options: ReplyPollerOptions): ReplyPoller {
   }
 
   let ticking = false;
-  let wokenWhileTicking = false;
 
   function schedule(delayMs: number): void {
     if (!running) return;
@@ -150,8 +154,7 @@ export function createReplyPoller(options: ReplyPollerOptions): ReplyPoller {
       const work = tick().then(
         (taken) => {
           ticking = false;
-          const again = wokenWhileTicking || taken >= batchSize;
-          wokenWhileTicking = false;
+          const again = wakes > wakesClaimed || taken >= batchSize;
           schedule(again ? 0 : options.intervalMs);
         },
         (error: unknown) => {
@@ -179,8 +182,8 @@ export function createReplyPoller(options: ReplyPollerOptions): ReplyPoller {
     wake() {
       if (!running) return;
       // The interval is only a safety net: an instant reply should not wait for it.
-      if (ticking) wokenWhileTicking = true;
-      else schedule(0);
+      wakes++;
+      if (!ticking) schedule(0);
     },
   };
 }
