@@ -29,7 +29,7 @@ export type InboundHandlerDeps = {
 
 /**
  * Consumes `messenger.inbound.v1`, several events at a time when several are waiting (one
- * transaction, a handful of set-based statements, one publish — the per-event round trips were
+ * transaction, three or four set-based statements, one publish — the per-event round trips were
  * the service's cost under load). In that transaction: skip the events already processed (a
  * redelivery), lock their conversations, and for each event in order `decide`, apply the event
  * and its decisions to the conversation (`evolve`, so a later event of the batch sees the earlier
@@ -49,11 +49,10 @@ export function createInboundHandler(deps: InboundHandlerDeps): (events: Readonl
     const relevant = events.filter((event): event is ConversationInbound & { conversationId: string } => changesConversation(event) && event.conversationId !== null);
     if (relevant.length === 0) return;
     const published = await deps.store.transaction(async (tx) => {
-      const fresh = await deps.store.markProcessedMany(tx, relevant);
+      const { fresh, pages } = await deps.store.markProcessedLoadingPages(tx, relevant);
       const toDecide = firstOfEach(relevant.filter((event) => fresh.has(event.id)));
       if (toDecide.length === 0) return [];
       const now = deps.clock();
-      const pages = await deps.store.loadPages(toDecide.map((event) => event.pageId), tx);
       for (const event of toDecide) {
         if (!isKnownPage(pages.get(event.pageId) ?? null) && getsDecision(event) && now.getTime() - Date.parse(event.recordedAt) < deps.unknownPageGraceMs) {
           throw new RetriableError(`Page ${event.pageId} is not known yet; waiting for its page.connected`);
@@ -73,9 +72,8 @@ export function createInboundHandler(deps: InboundHandlerDeps): (events: Readonl
         }
         outputs.push(...decided);
       }
-      await deps.store.saveConversations([...changed.values()], tx);
-      // Our escalations come back on conversation.decisions.v1: already applied, skip them there.
-      await deps.store.markProcessedMany(tx, outputs);
+      // Our escalations come back on conversation.decisions.v1: marked processed, skipped there.
+      await deps.store.saveConversationsMarkingProcessed([...changed.values()], outputs, tx);
       await deps.publisher.publish(outputs);
       return outputs;
     });

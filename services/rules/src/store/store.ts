@@ -18,8 +18,11 @@ export type RulesStore = {
   pruneProcessed(before: Date, limit: number): Promise<number>;
   /** The Page, or null when nothing is known about it. `lock` holds it until the transaction ends. */
   loadPage(pageId: string, tx?: Transaction, lock?: boolean): Promise<PageState | null>;
-  /** The Pages known among `pageIds`, by id (read, not locked). */
-  loadPages(pageIds: ReadonlyArray<string>, tx: Transaction): Promise<Map<string, PageState>>;
+  /**
+   * markProcessedMany, and the Pages of the events known here by id (read, not locked), in one
+   * statement: one round trip of the inbound handler's.
+   */
+  markProcessedLoadingPages(tx: Transaction, events: ReadonlyArray<{ id: string; type: string; pageId: string }>): Promise<{ fresh: Set<string>; pages: Map<string, PageState> }>;
   savePage(page: PageState, tx: Transaction): Promise<void>;
   loadConversation(conversationId: string): Promise<ConversationState | null>;
   saveConversation(state: ConversationState, tx: Transaction): Promise<void>;
@@ -30,6 +33,8 @@ export type RulesStore = {
   lockConversations(seeds: ReadonlyArray<ConversationState>, tx: Transaction): Promise<Map<string, ConversationState>>;
   /** saveConversation for many, in one statement. */
   saveConversations(states: ReadonlyArray<ConversationState>, tx: Transaction): Promise<void>;
+  /** saveConversations and markProcessedMany of `applied` (events this transaction produced), in one statement. */
+  saveConversationsMarkingProcessed(states: ReadonlyArray<ConversationState>, applied: ReadonlyArray<{ id: string; type: string }>, tx: Transaction): Promise<void>;
   /**
    * Conversations whose window-closing alert may be due at `now` (the window closes within `leadMs`
    * or closed less than `lateLimitMs` ago), locked with `skip locked` so that several replicas
@@ -85,9 +90,26 @@ export function createRulesStore(db: Database): RulesStore {
       return rows[0]?.state ?? null;
     },
 
-    async loadPages(pageIds, tx) {
-      const rows = pageIds.length === 0 ? [] : await db.query<{ state: PageState }>('select state from pages where page_id = any(?::text[])', [[...new Set(pageIds)]], tx);
-      return new Map(rows.map((r) => [r.state.pageId, r.state]));
+    async markProcessedLoadingPages(tx, events) {
+      if (events.length === 0) return { fresh: new Set(), pages: new Map() };
+      const rows = await db.query<{ event_id: string | null; state: PageState | null }>(
+        `with fresh as (
+           insert into processed_events (event_id, event_type)
+           select * from unnest(?::text[], ?::text[])
+           on conflict (event_id) do nothing returning event_id)
+         select event_id, null::jsonb as state from fresh
+         union all
+         select null, state from pages where page_id = any(?::text[])`,
+        [events.map((e) => e.id), events.map((e) => e.type), [...new Set(events.map((e) => e.pageId))]],
+        tx,
+      );
+      const fresh = new Set<string>();
+      const pages = new Map<string, PageState>();
+      for (const row of rows) {
+        if (row.event_id !== null) fresh.add(row.event_id);
+        else if (row.state) pages.set(row.state.pageId, row.state);
+      }
+      return { fresh, pages };
     },
 
     async savePage(page, tx) {
@@ -115,19 +137,26 @@ export function createRulesStore(db: Database): RulesStore {
     async lockConversations(seeds, tx) {
       const unique = [...new Map(seeds.map((seed) => [seed.conversationId, seed])).values()].sort((a, b) => (a.conversationId < b.conversationId ? -1 : 1));
       if (unique.length === 0) return new Map();
-      await db.query(
+      // The known ones locked first, in id order; then the new ones created (rows this transaction
+      // inserts are its own until it commits). Most events are about a known conversation: one
+      // statement instead of an insert that found it there and then the lock. A conversation another
+      // transaction created meanwhile is locked once that one commits (the insert waits for it).
+      const lock = async (ids: ReadonlyArray<string>) =>
+        db.query<{ state: ConversationState }>('select state from conversations where conversation_id = any(?::text[]) order by conversation_id for update', [ids], tx);
+      const states = new Map((await lock(unique.map((s) => s.conversationId))).map((r) => [r.state.conversationId, r.state]));
+      const missing = unique.filter((s) => !states.has(s.conversationId));
+      if (missing.length === 0) return states;
+      const created = await db.query<{ state: ConversationState }>(
         `insert into conversations (conversation_id, page_id, state, window_alert_closes_at)
          select * from unnest(?::text[], ?::text[], ?::jsonb[], ?::timestamptz[])
-         on conflict (conversation_id) do nothing`,
-        [unique.map((s) => s.conversationId), unique.map((s) => s.pageId), unique.map((s) => JSON.stringify(s)), unique.map(pendingWindowAlertClosesAt)],
+         on conflict (conversation_id) do nothing returning state`,
+        [missing.map((s) => s.conversationId), missing.map((s) => s.pageId), missing.map((s) => JSON.stringify(s)), missing.map(pendingWindowAlertClosesAt)],
         tx,
       );
-      const rows = await db.query<{ state: ConversationState }>(
-        'select state from conversations where conversation_id = any(?::text[]) order by conversation_id for update',
-        [unique.map((s) => s.conversationId)],
-        tx,
-      );
-      return new Map(rows.map((r) => [r.state.conversationId, r.state]));
+      for (const row of created) states.set(row.state.conversationId, row.state);
+      const raced = missing.filter((s) => !states.has(s.conversationId));
+      if (raced.length > 0) for (const row of await lock(raced.map((s) => s.conversationId))) states.set(row.state.conversationId, row.state);
+      return states;
     },
 
     async saveConversations(states, tx) {
@@ -137,6 +166,21 @@ export function createRulesStore(db: Database): RulesStore {
            from unnest(?::text[], ?::jsonb[], ?::timestamptz[]) as u(conversation_id, state, closes_at)
           where c.conversation_id = u.conversation_id`,
         [states.map((s) => s.conversationId), states.map((s) => JSON.stringify(s)), states.map(pendingWindowAlertClosesAt)],
+        tx,
+      );
+    },
+
+    async saveConversationsMarkingProcessed(states, applied, tx) {
+      if (states.length === 0 && applied.length === 0) return;
+      await db.query(
+        `with saved as (
+           update conversations c set state = u.state, window_alert_closes_at = u.closes_at, updated_at = now()
+             from unnest(?::text[], ?::jsonb[], ?::timestamptz[]) as u(conversation_id, state, closes_at)
+            where c.conversation_id = u.conversation_id)
+         insert into processed_events (event_id, event_type)
+         select * from unnest(?::text[], ?::text[])
+         on conflict (event_id) do nothing`,
+        [states.map((s) => s.conversationId), states.map((s) => JSON.stringify(s)), states.map(pendingWindowAlertClosesAt), applied.map((e) => e.id), applied.map((e) => e.type)],
         tx,
       );
     },
