@@ -136,6 +136,10 @@ describe('prepared statements', () => {
     expect(preparedStatementName('select 1', 0)).toBeUndefined();
     expect(preparedStatementName('select * from notes where id = $1', 1)).toBeUndefined();
     expect(preparedStatementName('delete from notes where id = $1 returning *', 1)).toBeUndefined();
+    expect(preparedStatementName('insert into notes (id, body) select * from unnest($1::text[], $2::text[]) returning id', 2)).toMatch(/^parley_\d+$/);
+    expect(preparedStatementName('select count(*) as n from notes where body = $1', 1)).toMatch(/^parley_\d+$/);
+    expect(preparedStatementName('select n.* from notes n join unnest($1::text[]) as u(id) on u.id = n.id', 1)).toBeUndefined();
+    expect(preparedStatementName('select * from unnest($1::text[]) as u(id) join notes n on n.id = u.id', 1)).toBeUndefined();
     const first = preparedStatementName('select id from notes where body = $1', 1);
     expect(first).toMatch(/^parley_\d+$/);
     expect(preparedStatementName('select id from notes where body = $1', 1)).toBe(first);
