@@ -84,10 +84,10 @@ export const MAX_PREPARED_STATEMENTS = 200;
  * repeated ones; DDL and one-off statements have none), and none with a `*`: PostgreSQL re-plans a
  * prepared statement by itself when a migration changes a table, but refuses one whose result
  * columns changed ("cached plan must not change result type"), which `select *` or `returning *`
- * would after a rolling deploy adds a column (`count(*)`, and `select * from unnest(…)` with no
- * other table in the statement, are fine:
- * their columns do not come from a table). Past MAX_PREPARED_STATEMENTS distinct texts (SQL built
- * with a varying number of placeholders), the rest go unnamed.
+ * would after a rolling deploy adds a column. `count(*)`, and `select * from unnest(…)` with no
+ * other table in the statement, are fine: their columns do not come from a table. Past
+ * MAX_PREPARED_STATEMENTS distinct texts (SQL built with a varying number of placeholders), the
+ * rest go unnamed.
  */
 export function preparedStatementName(text: string, parameterCount: number): string | undefined {
   if (parameterCount === 0) return undefined;
