@@ -83,63 +83,57 @@ describe('the outbox relay', () => {
 });
 
 describe('the outbox relay, woken while it works', () => {
-  /** The database, with hooks run while the relay takes its lock and once its read of the outbox came back. */
-  function watchedDb(hooks: { whileLocking?: () => Promise<void>; afterRead?: () => Promise<void> }): Database & { reads: number } {
-    const watched = Object.create(db) as Database & { reads: number };
-    watched.reads = 0;
+  /** The database, counting the relay's takes of the outbox, with a hook run once one came back. */
+  function watchedDb(hooks: { afterTake?: () => Promise<void> } = {}): Database & { takes: number } {
+    const watched = Object.create(db) as Database & { takes: number };
+    watched.takes = 0;
     watched.query = (async (sql: string, params?: unknown[], tx?: Parameters<Database['query']>[2]) => {
-      if (sql.startsWith('select pg_try_advisory_xact_lock')) {
-        const locked = await db.query(sql, params, tx);
-        await hooks.whileLocking?.();
-        return locked;
-      }
-      if (!sql.startsWith('select seq, event from outbox')) return db.query(sql, params, tx);
-      watched.reads++;
+      if (!sql.includes('delete from outbox')) return db.query(sql, params, tx);
+      watched.takes++;
       const rows = await db.query(sql, params, tx);
-      await hooks.afterRead?.();
+      await hooks.afterTake?.();
       return rows;
     }) as Database['query'];
     return watched;
   }
 
-  it('does not read again for a wake its read already covered (it came before the read began)', async () => {
+  it('serves the wakes that come while it lingers with one take (writes a few ms apart go out together)', async () => {
     const publisher = recordingPublisher();
-    let raced = false;
-    const watched = watchedDb({
-      whileLocking: async () => {
-        if (raced) return;
-        raced = true;
-        // Another part's event commits and wakes the relay while it takes the lock: its read sees it.
-        await db.transaction((_em, tx) => appendToOutbox(db, tx, events(1)));
-        relay.wake();
-      },
-    });
-    const relay = startOutboxRelay({ db: watched, publisher, logger, pollMs: 60_000 });
+    const watched = watchedDb();
+    const relay = startOutboxRelay({ db: watched, publisher, logger, pollMs: 60_000, lingerMs: 200 });
     try {
-      await db.transaction((_em, tx) => appendToOutbox(db, tx, events(1)));
-      relay.wake();
-      await waitFor(() => publisher.published.length === 2, { description: 'both events published', timeoutMs: 5_000 });
+      await waitFor(() => watched.takes === 1, { description: 'the first look at start' });
+      const written = events(3);
+      for (const event of written) {
+        await db.transaction((_em, tx) => appendToOutbox(db, tx, [event]));
+        relay.wake();
+      }
+      await waitFor(() => publisher.published.length === 3, { description: 'the three events published', timeoutMs: 5_000 });
       await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(watched.reads).toBe(1);
+      expect(watched.takes).toBe(2);
+      expect(publisher.published.map((e) => e.id)).toEqual(written.map((e) => e.id));
     } finally {
       await relay.stop();
     }
   });
 
-  it('reads again at once for a wake that came after its read began (rows its read could not see)', async () => {
+  it('takes again at once for a wake that came after its take began (rows its take could not see)', async () => {
     const publisher = recordingPublisher();
     const late = events(1);
-    let raced = false;
+    // Armed after the relay's first look at start: the take that follows is the one raced.
+    let armed = false;
     const watched = watchedDb({
-      afterRead: async () => {
-        if (raced) return;
-        raced = true;
+      afterTake: async () => {
+        if (!armed) return;
+        armed = false;
         await db.transaction((_em, tx) => appendToOutbox(db, tx, late));
         relay.wake();
       },
     });
     const relay = startOutboxRelay({ db: watched, publisher, logger, pollMs: 60_000 });
     try {
+      await waitFor(() => watched.takes >= 1, { description: 'the first look at start' });
+      armed = true;
       const first = events(1);
       await db.transaction((_em, tx) => appendToOutbox(db, tx, first));
       relay.wake();
@@ -147,6 +141,33 @@ describe('the outbox relay, woken while it works', () => {
       await waitFor(() => publisher.published.length === 2, { description: 'the late event published too', timeoutMs: 5_000 });
       expect(publisher.published.map((e) => e.id)).toEqual([first[0]!.id, late[0]!.id]);
     } finally {
+      await relay.stop();
+    }
+  });
+
+  it('puts the rows back when Kafka refuses them, and publishes them once it accepts', async () => {
+    let refuse = true;
+    const published: ParleyEvent[] = [];
+    const publisher: EventPublisher = {
+      publish: async (batch) => {
+        if (refuse) throw new Error('broker unavailable');
+        published.push(...batch);
+      },
+      publishRaw: async () => undefined,
+      disconnect: async () => undefined,
+    };
+    const relay = startOutboxRelay({ db, publisher, logger, pollMs: 100 });
+    try {
+      const written = events(2);
+      await db.transaction((_em, tx) => appendToOutbox(db, tx, written));
+      relay.wake();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect((await db.query<{ event_id: string }>('select event_id from outbox order by seq')).map((r) => r.event_id)).toEqual(written.map((e) => e.id));
+      refuse = false;
+      await waitFor(() => published.length === 2, { description: 'published after the broker came back', timeoutMs: 10_000 });
+      expect(await db.query('select seq from outbox')).toEqual([]);
+    } finally {
+      refuse = false;
       await relay.stop();
     }
   });

@@ -43,6 +43,12 @@ export type OutboxRelayOptions = {
   logger: Logger;
   pollMs?: number;
   batchSize?: number;
+  /**
+   * How long a wake waits for more rows before the relay reads (default 20 ms). A send writes two
+   * events a few hundred milliseconds apart (scheduled, sent): at 50 answers/s, each read took one
+   * row; the events are not on the way to the customer (the Send API call came before `sent`).
+   */
+  lingerMs?: number;
 };
 
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
@@ -52,6 +58,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   /** Another replica's relay holds the lock: look again soon, its batch may not include our rows. */
   const lockBusyRetryMs = Math.min(pollMs, 50);
   const batchSize = options.batchSize ?? 200;
+  const lingerMs = options.lingerMs ?? 20;
   const log = options.logger.child({ component: 'outbox' });
   let running = true;
   let wakeUp: (() => void) | undefined;
@@ -62,15 +69,26 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let reads = 0;
   let failures = 0;
 
-  /** Publishes one batch; returns how many rows it handled, or 'busy' when another relay holds the lock. */
+  /**
+   * Publishes one batch; returns how many rows it handled, or 'busy' when another relay holds the
+   * lock. The rows are taken (deleted) in the statement that takes the lock, and the deletion
+   * commits only after Kafka acknowledged them: a failed publish rolls it back. Three statements
+   * (BEGIN, this, COMMIT) where lock, read and delete were five.
+   */
   async function relayBatch(): Promise<number | 'busy'> {
     return db.transaction(async (_em, tx) => {
-      // One relay at a time across replicas, so events leave in the order they were written.
-      const [lock] = await db.query<{ locked: boolean }>('select pg_try_advisory_xact_lock(hashtext(?)) as locked', [`parley-outbox:${db.schema}`], tx);
-      if (!lock?.locked) return 'busy';
       wakesRead = wakes;
       reads++;
-      const rows = await db.query<{ seq: string; event: unknown }>('select seq, event from outbox order by seq limit ?', [batchSize], tx);
+      // One relay at a time across replicas, so events leave in the order they were written.
+      const taken = await db.query<{ locked: boolean; seq: string | null; event: unknown }>(
+        `with lock as materialized (select pg_try_advisory_xact_lock(hashtext(?)) as locked),
+              taken as (delete from outbox where seq in (select seq from outbox where (select locked from lock) order by seq limit ?) returning seq, event)
+         select lock.locked, taken.seq, taken.event from lock left join taken on true order by taken.seq`,
+        [`parley-outbox:${db.schema}`, batchSize],
+        tx,
+      );
+      if (!taken[0]?.locked) return 'busy';
+      const rows = taken.filter((row): row is { locked: boolean; seq: string; event: unknown } => row.seq !== null);
       if (rows.length === 0) return 0;
       const events: ParleyEvent[] = [];
       for (const row of rows) {
@@ -83,7 +101,6 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         }
       }
       await publisher.publish(events);
-      await db.query(`delete from outbox where seq in (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.seq), tx);
       return rows.length;
     });
   }
@@ -102,16 +119,23 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       // and whatever is written since comes with a wake. (Looking again after every batch made each
       // one cost an empty transaction: four statements, a sixth of the service's. Looking again for
       // every wake during a batch, even one its read already covered, was one more per answer.)
-      if (handled !== 'busy' && (handled >= batchSize || wakes > wakesRead) && failures === 0) continue;
+      if (handled !== 'busy' && failures === 0) {
+        if (handled >= batchSize) continue;
+        if (wakes > wakesRead) {
+          await sleep(lingerMs);
+          continue;
+        }
+      }
       const wait = failures > 0 ? Math.min(5_000, pollMs * 2 ** Math.min(failures, 5)) : handled === 'busy' ? lockBusyRetryMs : pollMs;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, wait);
+      const woken = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), wait);
         wakeUp = () => {
           clearTimeout(timer);
-          resolve();
+          resolve(true);
         };
       });
       wakeUp = undefined;
+      if (woken && running) await sleep(lingerMs);
     }
   })();
 
@@ -139,3 +163,5 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     },
   };
 }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
