@@ -12,6 +12,10 @@
 // Each system gets PAGES Pages (Parley's connected through the OAuth flow, Bottender's given their
 // Page tokens); every message is a new customer (a new conversation) on the next Page in turn.
 // Phases, Parley and Bottender alternating so both see the same machine:
+//   0. warm-up: a question per Page, then WARMUP_RATE per second for WARMUP_S seconds (default 20/s
+//      for 10 s; WARMUP_S=0 for none), not measured. With only the question per Page, the steady
+//      phase began while V8 was still compiling the services' hot code, and its backlog from those
+//      first seconds decided its p99 (a long-running deployment is past that within a minute);
 //   1. steady: RATE new customers per second for DURATION_S seconds;
 //   2. step-up: STEP_START, STEP_START + STEP_SIZE, … up to STEP_MAX per second, STEP_DURATION_S each,
 //      until a rate is not held: p99 over 1 s, or a message left unanswered DRAIN_S after the last send.
@@ -70,6 +74,9 @@ const PAGE_CAPACITY = PAGES * ANSWERS_PER_PAGE_PER_SECOND;
 const STEP_MAX = Math.min(setting('STEP_MAX', 1000), PAGE_CAPACITY);
 const STEP_DURATION_S = setting('STEP_DURATION_S', 20);
 const DRAIN_S = setting('DRAIN_S', 30);
+const WARMUP_RATE = setting('WARMUP_RATE', 20);
+const WARMUP_S = Number(process.env['WARMUP_S'] ?? 10);
+if (!Number.isFinite(WARMUP_S) || WARMUP_S < 0) throw new Error(`WARMUP_S must be 0 or more seconds, got ${process.env['WARMUP_S']}`);
 const P99_LIMIT_MS = 1_000;
 const LOG_LEVEL = process.env['LOG_LEVEL'] ?? 'info';
 /**
@@ -267,6 +274,11 @@ async function warmUp(target: Target): Promise<void> {
     { description: `${target.name} answering the warm-up questions`, timeoutMs: 120_000, intervalMs: 200 },
   );
   await settle(target);
+  if (WARMUP_S > 0) {
+    console.error(`[bench] ${target.name}: warming up (not measured)…`);
+    await runPhase(target, WARMUP_RATE, WARMUP_S);
+    await settle(target);
+  }
 }
 
 function send(target: Target, pageId: string, pending: Map<string, { t0: number; question: number }>): void {
@@ -582,7 +594,8 @@ function report(input: {
       `latency = Send API call of the answer − the simulator's webhook time (typing indicators excluded). Parley: LOG_LEVEL=${LOG_LEVEL}, ` +
       'instant delay, built-in assistant; Bottender 1.5.5 (one process, in-memory state) answering with the same builtinAnswer. ' +
       `Both simulators in the benchmark's process (${input.benchRssMiB.toFixed(0)} MiB RSS at the end), webhooks ordered ${WEBHOOK_ORDER === 'per-page' ? 'per Page (Pages side by side)' : 'globally (one POST at a time)'}, ` +
-      'a message, its echo and its delivery receipt posted to each system.\n',
+      'a message, its echo and its delivery receipt posted to each system. ' +
+      `Warm-up before the phases, not measured: a question per Page${WARMUP_S > 0 ? `, then ${WARMUP_RATE}/s for ${WARMUP_S} s` : ''}.\n`,
   );
   console.log(`### Steady rate: ${RATE} new customers/s for ${DURATION_S} s\n`);
   console.log(header);
