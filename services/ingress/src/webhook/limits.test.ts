@@ -45,6 +45,36 @@ describe('recent event ids (5-minute dedupe window)', () => {
     expect(ids.seen('e1', 1)).toBeUndefined();
   });
 
+  it('keeps only the time of an id once its write is acknowledged, and answers a duplicate as written', async () => {
+    const ids = new RecentEventIds();
+    let acknowledge!: () => void;
+    const write = new Promise<void>((resolve) => (acknowledge = resolve));
+    ids.rememberAll(['e1', 'e2'], write, 0);
+    expect(ids.writing).toBe(2);
+    // While the write is in flight, a duplicate waits for that very write.
+    expect(ids.seen('e2', 1)).toBe(write);
+    acknowledge();
+    await write;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ids.writing).toBe(0);
+    expect(ids.size).toBe(2);
+    await expect(ids.seen('e1', 2)).resolves.toBeUndefined();
+  });
+
+  it('forgets only the ids of the write that failed, not those a later write carries again', async () => {
+    const ids = new RecentEventIds();
+    let fail!: (error: Error) => void;
+    const failing = new Promise<void>((_resolve, reject) => (fail = reject));
+    ids.rememberAll(['e1', 'e2'], failing, 0);
+    const retry = Promise.resolve();
+    ids.remember('e2', retry, 1); // e2 came again in another request and is being written by it
+    fail(new Error('broker down'));
+    await failing.catch(() => undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ids.seen('e1', 2)).toBeUndefined();
+    expect(ids.seen('e2', 2)).toBeDefined();
+  });
+
   it('stays within its size bound', () => {
     const ids = new RecentEventIds({ maxEntries: 3 });
     for (let i = 0; i < 10; i++) ids.remember(`e${i}`, Promise.resolve(), i);

@@ -112,7 +112,7 @@ export function createWebhookReceiver(deps: WebhookDeps): (body: Buffer, signatu
     }
 
     const write = fresh.length > 0 ? deps.publisher.publish(fresh) : Promise.resolve();
-    for (const event of fresh) deps.recentIds.remember(event.id, write, now);
+    deps.recentIds.rememberAll(fresh.map((event) => event.id), write, now);
     const stopTimer = publishSeconds.startTimer();
     try {
       await withDeadline(Promise.all([write, ...waits]), deps.publishTimeoutMs);
