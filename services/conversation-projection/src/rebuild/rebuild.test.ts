@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { EventPublisher } from '@parley/messaging';
 import { rebuildView } from '../api/views.ts';
 import type { ProjectionConfig } from '../config.ts';
@@ -72,6 +73,25 @@ afterAll(async () => {
   if (config) await dropSchemas(config.DB_SCHEMA);
 });
 
+/**
+ * Every answer, once the projection has applied all that was fed: two readings a second apart
+ * agree. (The inbox shows the inbound events first; the outbound ones, on other topics, can land
+ * a moment later, and a "before" read between the two made the rebuilt copy look different.)
+ */
+async function settledAnswers(): Promise<Record<string, unknown>> {
+  let previous = await everyAnswer();
+  return waitFor(
+    async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const next = await everyAnswer();
+      const settled = isDeepStrictEqual(next, previous);
+      previous = next;
+      return settled ? next : undefined;
+    },
+    { description: 'the inbox to settle', timeoutMs: 30_000 },
+  );
+}
+
 /** Every answer a support tool can get from the inbox, for both accounts. */
 async function everyAnswer(): Promise<Record<string, unknown>> {
   const answers: Record<string, unknown> = {};
@@ -117,7 +137,7 @@ describe('POST /v1/admin/projections/rebuild', () => {
   });
 
   it('builds a new copy from the log while the old one serves, switches over, and answers exactly as before', async () => {
-    const before = await everyAnswer();
+    const before = await settledAnswers();
     const oldSchema = service.host.current().schema;
     const oldIndexes = await indexesOf(oldSchema);
     const controller = new AbortController();
