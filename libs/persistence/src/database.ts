@@ -73,7 +73,9 @@ export function positional(sql: string, params: ReadonlyArray<unknown>): string 
   return converted.text;
 }
 
-const preparedNames = new Map<string, string>();
+/** Each text's verdict, decided once: its name, or null for unnamed (bounded like `positionalCache`). */
+const preparedNames = new Map<string, string | null>();
+let namesGiven = 0;
 /** How many distinct statements a process prepares at most (each is kept on every pooled connection). */
 export const MAX_PREPARED_STATEMENTS = 200;
 
@@ -91,15 +93,14 @@ export const MAX_PREPARED_STATEMENTS = 200;
  */
 export function preparedStatementName(text: string, parameterCount: number): string | undefined {
   if (parameterCount === 0) return undefined;
+  const decided = preparedNames.get(text);
+  if (decided !== undefined) return decided ?? undefined;
   // With a join, `select * from unnest(…)` takes the joined table's columns too.
   const starsOfNoTable = /\bjoin\b/i.test(text) ? /count\(\*\)/gi : /select \* from unnest\(|count\(\*\)/gi;
-  if (text.replace(starsOfNoTable, '').includes('*')) return undefined;
-  let name = preparedNames.get(text);
-  if (!name && preparedNames.size < MAX_PREPARED_STATEMENTS) {
-    name = `parley_${preparedNames.size + 1}`;
-    preparedNames.set(text, name);
-  }
-  return name;
+  const name = text.replace(starsOfNoTable, '').includes('*') || namesGiven >= MAX_PREPARED_STATEMENTS ? null : `parley_${++namesGiven}`;
+  // A text refused for the bound is decided too: the bound never frees a slot, so it stays unnamed.
+  if (name !== null || preparedNames.size < 10_000) preparedNames.set(text, name);
+  return name ?? undefined;
 }
 
 /**
