@@ -155,6 +155,31 @@ describe('echoes that change nothing', () => {
     expect(h.events(page.pageId).filter((e) => e.type === 'outbound.message.sent')).toHaveLength(2);
   });
 
+  it('given a part already sent, when its echo arrives again while another transaction holds the part, then the echo is read at once, without waiting for that lock', async () => {
+    const page = h.createPage();
+    const command = sendCommand({ pageId: page.pageId, psid: page.psid, typingIndicator: false, parts: [{ text: 'only' }] });
+    const { outboundId } = command.data;
+    // The first echo settles the part or finds it settled by the Send API's answer.
+    const echoesRead = async () => (await h.metric('outbound_echoes_total', 'outcome="already_sent"')) + (await h.metric('outbound_echoes_total', 'outcome="confirmed"'));
+    const before = await echoesRead();
+    await h.publish([command]);
+    await h.waitForEvent(page.pageId, 'outbound.message.sent', (e) => e.data.outboundId === outboundId);
+    await waitFor(async () => (await echoesRead()) > before, { description: 'the first echo to be read' });
+    const echo = h.echoes!.published().find((e) => e.data.metadata === `${outboundId}:0`)!;
+    const alreadySent = await h.metric('outbound_echoes_total', 'outcome="already_sent"');
+
+    const release = await h.holdLocks('select 1 from send_parts where outbound_id = ? and part = 0 for update', [outboundId]);
+    try {
+      await h.publish([echo]);
+      // Locking the part first, the handler would wait here until the lock is released.
+      await waitFor(async () => (await h.metric('outbound_echoes_total', 'outcome="already_sent"')) > alreadySent, { description: 'the duplicate echo to be read while the part is locked', timeoutMs: 10_000 });
+    } finally {
+      await release();
+    }
+    expect((await partsOf(outboundId))[0]).toMatchObject({ state: 'sent' });
+    expect(h.sentParts(page.pageId, outboundId)).toHaveLength(1);
+  });
+
   it("given an echo of a part with another mid (the late echo of a part that was sent again), then it is counted as a duplicate delivery and the record stands", async () => {
     const page = h.createPage();
     const command = sendCommand({ pageId: page.pageId, psid: page.psid, typingIndicator: false, parts: [{ text: 'only' }] });

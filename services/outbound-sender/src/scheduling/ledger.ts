@@ -189,6 +189,20 @@ export function createLedger(db: Database) {
     },
 
     /**
+     * One part and the Page of its send, read without a lock or a transaction (null when either is
+     * unknown): what an echo needs to see whether there is anything to settle (see echo-handler.ts).
+     */
+    async partForEcho(outboundId: string, part: number): Promise<{ part: SendPart; pageId: string } | null> {
+      const [row] = await db.query<PartRow & { page_id: string }>(
+        `select p.part, p.content, p.state, p.mid, p.attempts, p.reconcile_until, s.page_id
+           from send_parts p join sends s on s.outbound_id = p.outbound_id
+          where p.outbound_id = ? and p.part = ?`,
+        [outboundId, part],
+      );
+      return row ? { part: toPart(row), pageId: row.page_id } : null;
+    },
+
+    /**
      * One part, locked for the caller's transaction (an echo settling it). Parts are only ever
      * updated in short transactions, so this waits at most for one of them.
      */

@@ -58,6 +58,11 @@ export type Harness = {
   sentParts(pageId: string, outboundId: string): SentRecord[];
   /** Raw SQL on the service's schema, parameters as `?`. */
   sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * Runs `select … for update` (parameters as `?`) in a transaction of its own and keeps it open, with
+   * its row locks, until the returned function is called: another process holding those rows.
+   */
+  holdLocks(text: string, params?: unknown[]): Promise<() => Promise<void>>;
   /** A counter of the running service's /metrics (0 when absent); `labels` like `outcome="confirmed"`. */
   metric(name: string, labels?: string): Promise<number>;
   close(): Promise<void>;
@@ -185,6 +190,23 @@ export async function startHarness(options: { env?: Record<string, string>; echo
     return db.query<T>(text, params);
   }
 
+  async function holdLocks(text: string, params: unknown[] = []): Promise<() => Promise<void>> {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const holding = new Promise<void>((resolve) => (locked = resolve));
+    const done = db.transaction(async (_em, tx) => {
+      await db.query(text, params, tx);
+      locked();
+      await released;
+    });
+    await Promise.race([holding, done]);
+    return async () => {
+      release();
+      await done;
+    };
+  }
+
   const acceptPage = (pageId: string) => ourPages.has(pageId) || pageId.startsWith(sentinelPrefix);
 
   async function startService(): Promise<void> {
@@ -258,6 +280,7 @@ export async function startHarness(options: { env?: Record<string, string>; echo
     sent: (pageId) => sim.platform.sentBy(pageId),
     sentParts,
     sql,
+    holdLocks,
     async metric(name, labels = '') {
       const text = await (await fetch(`${service!.url}/metrics`)).text();
       const line = text.split('\n').find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(labels));
