@@ -56,6 +56,25 @@ describe('the conversation context in PostgreSQL', () => {
     expect(texts[RECENT_MESSAGES - 1]).toBe(`m${RECENT_MESSAGES + 5}`);
   });
 
+  it('stores at most RECENT_MESSAGES rows of a conversation, and trims only a conversation past it (one statement for a short one)', async () => {
+    let statements = 0;
+    const store = createContextStore({ ...db, query: (...args: Parameters<Database['query']>) => (statements++, db.query(...args)) } as Database);
+    const who = conversation();
+    const id = `${who.pageId}:psid-1`;
+    const stored = async () => Number((await db.query<{ n: string }>('select count(*) as n from conversation_messages where conversation_id = ?', [id]))[0]!.n);
+    for (let i = 1; i <= RECENT_MESSAGES; i++) {
+      statements = 0;
+      await store.record(contextEntryOf(messageReceived(who, { text: `m${i}`, occurredAt: at(i * 1_000) }))!);
+      expect(statements).toBe(1);
+    }
+    expect(await stored()).toBe(RECENT_MESSAGES);
+    statements = 0;
+    await store.recordMany([RECENT_MESSAGES + 1, RECENT_MESSAGES + 2].map((i) => contextEntryOf(messageReceived(who, { text: `m${i}`, occurredAt: at(i * 1_000) }))!));
+    expect(statements).toBe(2);
+    expect(await stored()).toBe(RECENT_MESSAGES);
+    expect((await store.recent(id)).map((e) => e.text)).toEqual(Array.from({ length: RECENT_MESSAGES }, (_, i) => `m${i + 3}`));
+  });
+
   it('records a batch exactly as one entry at a time: duplicates once, echo then sent (or sent then echo) as one, trimmed per conversation', async () => {
     const store = createContextStore(db);
     const one = conversation();

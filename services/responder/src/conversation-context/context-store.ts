@@ -14,7 +14,8 @@ export type ContextStore = {
    */
   record(entry: ContextEntry): Promise<void>;
   /**
-   * `record` for several entries, in order: one insert, the authors outbound-sender named, the trim.
+   * `record` for several entries, in order: one insert, the authors outbound-sender named, the trim
+   * (only of conversations past RECENT_MESSAGES).
    * Not one transaction: each step is idempotent, so a crash between them is completed by the
    * redelivery, and BEGIN and COMMIT were two of the five round trips of every inbound message.
    */
@@ -43,10 +44,19 @@ export function createContextStore(db: Database): ContextStore {
   const recordMany = async (entries: ReadonlyArray<ContextEntry>): Promise<void> => {
     if (entries.length === 0) return;
     // No conflict target: a conflict on the event id or on the mid both mean "already known".
-    await db.query(
-      `insert into conversation_messages (event_id, conversation_id, page_id, author, text, attachments, postback, mid, source, occurred_at)
-       select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::jsonb[], ?::jsonb[], ?::text[], ?::text[], ?::timestamptz[])
-       on conflict do nothing`,
+    // The insert also tells which conversations now hold more than RECENT_MESSAGES (the count in the
+    // select is of the rows before this statement; `added`, of the rows it stored): only those are
+    // trimmed. A conversation's first messages, most of them, cost one statement instead of two.
+    const overflowing = await db.query<{ conversation_id: string }>(
+      `with added as (
+         insert into conversation_messages (event_id, conversation_id, page_id, author, text, attachments, postback, mid, source, occurred_at)
+         select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::jsonb[], ?::jsonb[], ?::text[], ?::text[], ?::timestamptz[])
+         on conflict do nothing
+         returning conversation_id
+       )
+       select a.conversation_id
+         from (select conversation_id, count(*) as stored from added group by conversation_id) a
+        where a.stored + (select count(*) from conversation_messages m where m.conversation_id = a.conversation_id) > ?`,
       [
         entries.map((e) => e.eventId),
         entries.map((e) => e.conversationId),
@@ -58,10 +68,9 @@ export function createContextStore(db: Database): ContextStore {
         entries.map((e) => e.mid),
         entries.map((e) => e.source),
         entries.map((e) => e.occurredAt),
+        RECENT_MESSAGES,
       ],
     );
-    // After the insert, so that an echo stored just now (in this batch or before) also learns
-    // its author from outbound-sender's event about the same mid.
     const authored = entries.filter((e) => e.source === 'outbound' && e.mid !== null);
     if (authored.length > 0) {
       await db.query(
@@ -71,13 +80,14 @@ export function createContextStore(db: Database): ContextStore {
         [authored.map((e) => e.conversationId), authored.map((e) => e.mid), authored.map((e) => e.author)],
       );
     }
+    if (overflowing.length === 0) return;
     await db.query(
       `delete from conversation_messages where event_id in (
          select event_id from (
            select event_id, row_number() over (partition by conversation_id order by occurred_at desc, seq desc) as newest
              from conversation_messages where conversation_id = any(?::text[])
          ) ranked where newest > ?)`,
-      [[...new Set(entries.map((e) => e.conversationId))], RECENT_MESSAGES],
+      [overflowing.map((row) => row.conversation_id), RECENT_MESSAGES],
     );
   };
 
