@@ -16,11 +16,11 @@ export function createConversationEventsHandler(deps: { store: RulesStore }): (e
     const relevant = events.filter(changesConversation);
     if (relevant.length === 0) return;
     await deps.store.transaction(async (tx) => {
-      const fresh = await deps.store.markProcessedMany(tx, relevant);
+      const { fresh, conversations: locked } = await deps.store.markProcessedLoadingPagesLocking(tx, relevant, relevant.map((event) => event.conversationId));
       const toApply = firstOfEach(relevant.filter((event) => fresh.has(event.id)));
       if (toApply.length === 0) return;
       const seeds = toApply.map((event) => initialConversation({ conversationId: event.conversationId, pageId: event.pageId, channel: event.data.channel, customer: event.data.customer }));
-      const conversations = await deps.store.lockConversations(seeds, tx);
+      const conversations = await deps.store.lockConversations(seeds, tx, locked);
       const changed = new Map<string, ConversationState>();
       for (const event of toApply) {
         const conversation = conversations.get(event.conversationId)!;

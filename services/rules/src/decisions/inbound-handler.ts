@@ -29,7 +29,7 @@ export type InboundHandlerDeps = {
 
 /**
  * Consumes `messenger.inbound.v1`, several events at a time when several are waiting (one
- * transaction, three or four set-based statements, one publish — the per-event round trips were
+ * transaction, two or three set-based statements, one publish — the per-event round trips were
  * the service's cost under load). In that transaction: skip the events already processed (a
  * redelivery), lock their conversations, and for each event in order `decide`, apply the event
  * and its decisions to the conversation (`evolve`, so a later event of the batch sees the earlier
@@ -49,7 +49,7 @@ export function createInboundHandler(deps: InboundHandlerDeps): (events: Readonl
     const relevant = events.filter((event): event is ConversationInbound & { conversationId: string } => changesConversation(event) && event.conversationId !== null);
     if (relevant.length === 0) return;
     const published = await deps.store.transaction(async (tx) => {
-      const { fresh, pages } = await deps.store.markProcessedLoadingPages(tx, relevant);
+      const { fresh, pages, conversations: locked } = await deps.store.markProcessedLoadingPagesLocking(tx, relevant, relevant.map((event) => event.conversationId));
       const toDecide = firstOfEach(relevant.filter((event) => fresh.has(event.id)));
       if (toDecide.length === 0) return [];
       const now = deps.clock();
@@ -59,7 +59,7 @@ export function createInboundHandler(deps: InboundHandlerDeps): (events: Readonl
         }
       }
       const seeds = toDecide.map((event) => initialConversation({ conversationId: event.conversationId, pageId: event.pageId, channel: event.data.channel, customer: event.data.customer }));
-      const conversations = await deps.store.lockConversations(seeds, tx);
+      const conversations = await deps.store.lockConversations(seeds, tx, locked);
       const changed = new Map<string, ConversationState>();
       const outputs: RulesOutput[] = [];
       for (const event of toDecide) {

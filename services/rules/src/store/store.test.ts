@@ -28,7 +28,7 @@ afterAll(async () => {
 
 const conversation = (id: string): ConversationState => initialConversation({ conversationId: id, pageId: 'page-s', channel: 'messenger', customer: { psid: id } });
 
-describe('marking events processed and reading their Pages in one statement', () => {
+describe('marking events processed, reading their Pages and locking their conversations in one statement', () => {
   it('tells which events are new and reads the Pages known here, once per Page', async () => {
     await store.transaction((tx) => store.savePage({ ...initialPage('page-known'), accountId: 'acct-1' }, tx));
     const events = [
@@ -36,15 +36,43 @@ describe('marking events processed and reading their Pages in one statement', ()
       { id: 'mark-2', type: 'messenger.message.received', pageId: 'page-unknown' },
       { id: 'mark-3', type: 'messenger.message.echoed', pageId: 'page-known' },
     ];
-    const first = await store.transaction((tx) => store.markProcessedLoadingPages(tx, events));
+    const first = await store.transaction((tx) => store.markProcessedLoadingPagesLocking(tx, events, []));
     expect([...first.fresh].sort()).toEqual(['mark-1', 'mark-2', 'mark-3']);
     expect([...first.pages.keys()]).toEqual(['page-known']);
     expect(first.pages.get('page-known')).toMatchObject({ pageId: 'page-known', accountId: 'acct-1' });
 
     // Redelivered: nothing new, the Pages still read.
-    const again = await store.transaction((tx) => store.markProcessedLoadingPages(tx, events.slice(0, 2)));
+    const again = await store.transaction((tx) => store.markProcessedLoadingPagesLocking(tx, events.slice(0, 2), []));
     expect(again.fresh.size).toBe(0);
     expect([...again.pages.keys()]).toEqual(['page-known']);
+  });
+
+  it('gives the known conversations, locked until the transaction ends, and lockConversations creates the others without reading the known ones again', async () => {
+    const known = { ...conversation('lock-known'), lastInboundAt: '2026-11-26T10:00:00.000Z' };
+    await store.transaction(async (tx) => {
+      await store.lockConversations([conversation('lock-known')], tx);
+      await store.saveConversations([known], tx);
+    });
+    const event = { id: 'lock-event-1', type: 'messenger.message.received', pageId: 'page-s' };
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let marked!: (value: { conversations: Map<string, ConversationState>; all: Map<string, ConversationState> }) => void;
+    const seen = new Promise<{ conversations: Map<string, ConversationState>; all: Map<string, ConversationState> }>((resolve) => (marked = resolve));
+    const holder = store.transaction(async (tx) => {
+      const { conversations } = await store.markProcessedLoadingPagesLocking(tx, [event], ['lock-known', 'lock-new']);
+      const all = await store.lockConversations([conversation('lock-new'), conversation('lock-known')], tx, conversations);
+      marked({ conversations, all });
+      await released;
+    });
+    const { conversations, all } = await seen;
+    expect([...conversations.keys()]).toEqual(['lock-known']);
+    expect(all.get('lock-known')).toEqual(known);
+    expect(all.get('lock-new')).toEqual(conversation('lock-new'));
+    // Another transaction cannot take the known conversation while the batch holds it.
+    await expect(db.query("select 1 from conversations where conversation_id = 'lock-known' for update nowait")).rejects.toThrow(/could not obtain lock/);
+    release();
+    await holder;
+    expect(await db.query("select 1 from conversations where conversation_id = 'lock-known' for update nowait")).toHaveLength(1);
   });
 });
 

@@ -11,29 +11,35 @@ export type RulesStore = {
   transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
   /** Records that this event is applied; false when it already was (a duplicate: apply nothing). */
   markProcessed(tx: Transaction, eventId: string, eventType: string): Promise<boolean>;
-  /** markProcessed for many events in one statement: the ids recorded now (the others were already). */
-  markProcessedMany(tx: Transaction, events: ReadonlyArray<{ id: string; type: string }>): Promise<Set<string>>;
   isProcessed(eventId: string): Promise<boolean>;
   /** Forgets up to `limit` ids recorded before `before`; resolves with how many it forgot. */
   pruneProcessed(before: Date, limit: number): Promise<number>;
   /** The Page, or null when nothing is known about it. `lock` holds it until the transaction ends. */
   loadPage(pageId: string, tx?: Transaction, lock?: boolean): Promise<PageState | null>;
   /**
-   * markProcessedMany, and the Pages of the events known here by id (read, not locked), in one
-   * statement: one round trip of the inbound handler's.
+   * markProcessed for many events (`fresh`: the ids recorded now; the others were already), the
+   * Pages of the events known here by id (read, not locked), and the known conversations among
+   * `conversationIds` locked in id order (as `lockConversations` locks them), in one statement: a
+   * batch's first round trip (it was two). `conversations` holds the known ones;
+   * `lockConversations` given them creates the rest.
    */
-  markProcessedLoadingPages(tx: Transaction, events: ReadonlyArray<{ id: string; type: string; pageId: string }>): Promise<{ fresh: Set<string>; pages: Map<string, PageState> }>;
+  markProcessedLoadingPagesLocking(
+    tx: Transaction,
+    events: ReadonlyArray<{ id: string; type: string; pageId: string }>,
+    conversationIds: ReadonlyArray<string>,
+  ): Promise<{ fresh: Set<string>; pages: Map<string, PageState>; conversations: Map<string, ConversationState> }>;
   savePage(page: PageState, tx: Transaction): Promise<void>;
   loadConversation(conversationId: string): Promise<ConversationState | null>;
   saveConversation(state: ConversationState, tx: Transaction): Promise<void>;
   /**
    * Each conversation's state, created from its seed if new, all locked until the transaction ends — in conversation id order, so that two transactions locking
-   * overlapping sets wait for each other instead of deadlocking.
+   * overlapping sets wait for each other instead of deadlocking. `locked`: states this transaction
+   * already locked (markProcessedLoadingPagesLocking), not read again.
    */
-  lockConversations(seeds: ReadonlyArray<ConversationState>, tx: Transaction): Promise<Map<string, ConversationState>>;
+  lockConversations(seeds: ReadonlyArray<ConversationState>, tx: Transaction, locked?: ReadonlyMap<string, ConversationState>): Promise<Map<string, ConversationState>>;
   /** saveConversation for many, in one statement. */
   saveConversations(states: ReadonlyArray<ConversationState>, tx: Transaction): Promise<void>;
-  /** saveConversations and markProcessedMany of `applied` (events this transaction produced), in one statement. */
+  /** saveConversations and the marking of `applied` (events this transaction produced) as processed, in one statement. */
   saveConversationsMarkingProcessed(states: ReadonlyArray<ConversationState>, applied: ReadonlyArray<{ id: string; type: string }>, tx: Transaction): Promise<void>;
   /**
    * Conversations whose window-closing alert may be due at `now` (the window closes within `leadMs`
@@ -54,18 +60,6 @@ export function createRulesStore(db: Database): RulesStore {
         tx,
       );
       return rows.length === 1;
-    },
-
-    async markProcessedMany(tx, events) {
-      if (events.length === 0) return new Set();
-      const rows = await db.query<{ event_id: string }>(
-        `insert into processed_events (event_id, event_type)
-         select * from unnest(?::text[], ?::text[])
-         on conflict (event_id) do nothing returning event_id`,
-        [events.map((e) => e.id), events.map((e) => e.type)],
-        tx,
-      );
-      return new Set(rows.map((r) => r.event_id));
     },
 
     async pruneProcessed(before, limit) {
@@ -90,26 +84,32 @@ export function createRulesStore(db: Database): RulesStore {
       return rows[0]?.state ?? null;
     },
 
-    async markProcessedLoadingPages(tx, events) {
-      if (events.length === 0) return { fresh: new Set(), pages: new Map() };
-      const rows = await db.query<{ event_id: string | null; state: PageState | null }>(
+    async markProcessedLoadingPagesLocking(tx, events, conversationIds) {
+      if (events.length === 0) return { fresh: new Set(), pages: new Map(), conversations: new Map() };
+      const rows = await db.query<{ kind: 'event' | 'page' | 'conversation'; event_id: string | null; state: PageState | ConversationState | null }>(
         `with fresh as (
            insert into processed_events (event_id, event_type)
            select * from unnest(?::text[], ?::text[])
-           on conflict (event_id) do nothing returning event_id)
-         select event_id, null::jsonb as state from fresh
+           on conflict (event_id) do nothing returning event_id),
+         locked as (
+           select state from conversations where conversation_id = any(?::text[]) order by conversation_id for update)
+         select 'event' as kind, event_id, null::jsonb as state from fresh
          union all
-         select null, state from pages where page_id = any(?::text[])`,
-        [events.map((e) => e.id), events.map((e) => e.type), [...new Set(events.map((e) => e.pageId))]],
+         select 'page', null, state from pages where page_id = any(?::text[])
+         union all
+         select 'conversation', null, state from locked`,
+        [events.map((e) => e.id), events.map((e) => e.type), [...new Set(conversationIds)], [...new Set(events.map((e) => e.pageId))]],
         tx,
       );
       const fresh = new Set<string>();
       const pages = new Map<string, PageState>();
+      const conversations = new Map<string, ConversationState>();
       for (const row of rows) {
-        if (row.event_id !== null) fresh.add(row.event_id);
-        else if (row.state) pages.set(row.state.pageId, row.state);
+        if (row.kind === 'event') fresh.add(row.event_id!);
+        else if (row.kind === 'page') pages.set((row.state as PageState).pageId, row.state as PageState);
+        else conversations.set((row.state as ConversationState).conversationId, row.state as ConversationState);
       }
-      return { fresh, pages };
+      return { fresh, pages, conversations };
     },
 
     async savePage(page, tx) {
@@ -134,7 +134,7 @@ export function createRulesStore(db: Database): RulesStore {
       );
     },
 
-    async lockConversations(seeds, tx) {
+    async lockConversations(seeds, tx, locked) {
       const unique = [...new Map(seeds.map((seed) => [seed.conversationId, seed])).values()].sort((a, b) => (a.conversationId < b.conversationId ? -1 : 1));
       if (unique.length === 0) return new Map();
       // The known ones locked first, in id order; then the new ones created (rows this transaction
@@ -143,7 +143,9 @@ export function createRulesStore(db: Database): RulesStore {
       // transaction created meanwhile is locked once that one commits (the insert waits for it).
       const lock = async (ids: ReadonlyArray<string>) =>
         db.query<{ state: ConversationState }>('select state from conversations where conversation_id = any(?::text[]) order by conversation_id for update', [ids], tx);
-      const states = new Map((await lock(unique.map((s) => s.conversationId))).map((r) => [r.state.conversationId, r.state]));
+      const states = locked
+        ? new Map(unique.filter((s) => locked.has(s.conversationId)).map((s) => [s.conversationId, locked.get(s.conversationId)!]))
+        : new Map((await lock(unique.map((s) => s.conversationId))).map((r) => [r.state.conversationId, r.state]));
       const missing = unique.filter((s) => !states.has(s.conversationId));
       if (missing.length === 0) return states;
       const created = await db.query<{ state: ConversationState }>(
