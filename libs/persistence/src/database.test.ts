@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createLogger } from '@parley/observability';
 import { MAX_PREPARED_STATEMENTS, positional, preparedStatementName } from './database.ts';
 import { openDatabase } from './index.ts';
-import type { Database } from './index.ts';
+import type { Database, Transaction } from './index.ts';
 
 const databaseUrl = process.env['DATABASE_URL'];
 if (!databaseUrl) throw new Error('DATABASE_URL is not set: run the tests through `npm test` (its global setup provides PostgreSQL)');
@@ -35,11 +35,11 @@ describe('database', () => {
   });
 
   it('commits a transaction when its work resolves and rolls it back when it throws', async () => {
-    await db.transaction(async (_em, tx) => {
+    await db.transaction(async (tx) => {
       await db.query('insert into notes (id, body) values (?, ?)', ['n2', 'kept'], tx);
     });
     await expect(
-      db.transaction(async (_em, tx) => {
+      db.transaction(async (tx) => {
         await db.query('insert into notes (id, body) values (?, ?)', ['n3', 'lost'], tx);
         throw new Error('rollback');
       }),
@@ -50,12 +50,30 @@ describe('database', () => {
   });
 
   it('runs a transaction\'s statements on its own connection: they see its uncommitted writes, others do not', async () => {
-    await db.transaction(async (_em, tx) => {
+    await db.transaction(async (tx) => {
       await db.query('insert into notes (id, body) values (?, ?)', ['n4', 'pending'], tx);
       expect(await db.query('select body from notes where id = ?', ['n4'], tx)).toEqual([{ body: 'pending' }]);
       expect(await db.query('select body from notes where id = ?', ['n4'])).toEqual([]);
     });
     expect(await db.query('select body from notes where id = ?', ['n4'])).toEqual([{ body: 'pending' }]);
+  });
+
+  it('refuses a statement in a transaction that has ended', async () => {
+    let ended: Transaction | undefined;
+    await db.transaction(async (tx) => {
+      ended = tx;
+    });
+    await expect(db.query('select 1 as one', [], ended)).rejects.toThrow(/Transaction query already complete/);
+  });
+
+  it('gives up a connection that broke in a transaction: the next transaction gets a working one', async () => {
+    const poolOfOne = await openDatabase({ databaseUrl, schema, logger, migrations, poolSize: 1 });
+    try {
+      await expect(poolOfOne.transaction((tx) => poolOfOne.query('select pg_terminate_backend(pg_backend_pid())', [], tx))).rejects.toThrow();
+      expect(await poolOfOne.transaction((tx) => poolOfOne.query<{ one: number }>('select 1 as one', [], tx))).toEqual([{ one: 1 }]);
+    } finally {
+      await poolOfOne.close();
+    }
   });
 
   it('sends values as bind parameters: arrays, JSON text, dates and quotes arrive as they were', async () => {
@@ -74,7 +92,7 @@ describe('database', () => {
   it('refuses a statement whose parameters do not match its placeholders, or that is given undefined', async () => {
     await expect(db.query('select ?::int as a, ?::int as b', [1])).rejects.toThrow(/Expected 2 bindings, saw 1/);
     await expect(db.query('select ?::int as a', [undefined])).rejects.toThrow(/Undefined binding/);
-    await expect(db.transaction(async (_em, tx) => db.query('select ?::int', [1, 2], tx))).rejects.toThrow(/Expected 1 bindings, saw 2/);
+    await expect(db.transaction(async (tx) => db.query('select ?::int', [1, 2], tx))).rejects.toThrow(/Expected 1 bindings, saw 2/);
   });
 });
 
@@ -92,11 +110,11 @@ describe('positional placeholders', () => {
 
 describe('prepared statements', () => {
   /** The statements prepared on the connection a transaction holds (PostgreSQL's per-session view). */
-  const preparedOn = (database: Database, tx: Parameters<Parameters<Database['transaction']>[0]>[1]) =>
+  const preparedOn = (database: Database, tx: Transaction) =>
     database.query<{ name: string; statement: string }>('select name, statement from pg_prepared_statements', [], tx);
 
   it('prepares a statement with parameters under one name per text, on the connection that runs it', async () => {
-    await db.transaction(async (_em, tx) => {
+    await db.transaction(async (tx) => {
       await db.query('select body from notes where id = ?', ['n1'], tx);
       await db.query('select body from notes where id = ?', ['n2'], tx);
       const prepared = await preparedOn(db, tx);
@@ -108,7 +126,7 @@ describe('prepared statements', () => {
   it('prepares nothing when turned off (DATABASE_PREPARED_STATEMENTS=false, for a pooler in transaction mode)', async () => {
     const unprepared = await openDatabase({ databaseUrl, schema, logger, migrations, preparedStatements: false });
     try {
-      await unprepared.transaction(async (_em, tx) => {
+      await unprepared.transaction(async (tx) => {
         expect(await unprepared.query('select body from notes where id = ?', ['n1'], tx)).toEqual([{ body: 'hello' }]);
         expect(await preparedOn(unprepared, tx)).toEqual([]);
       });

@@ -1,5 +1,5 @@
 import { MikroORM, PostgreSqlDriver } from '@mikro-orm/postgresql';
-import type { EntityManager, EntitySchema, Transaction } from '@mikro-orm/postgresql';
+import type { EntityManager, EntitySchema } from '@mikro-orm/postgresql';
 import type { Logger } from '@parley/observability';
 
 export type Migration = {
@@ -26,6 +26,14 @@ export type DatabaseOptions = {
   preparedStatements?: boolean;
 };
 
+/**
+ * A transaction opened by `Database.transaction`: pass it to `query` to run a statement in it. It
+ * holds one pooled connection from BEGIN to COMMIT or ROLLBACK.
+ */
+export type Transaction = { readonly [transactionConnection]: OpenTransaction };
+declare const transactionConnection: unique symbol;
+type OpenTransaction = { readonly connection: PgConnection; done: boolean };
+
 export type Database = {
   orm: MikroORM;
   schema: string;
@@ -36,17 +44,22 @@ export type Database = {
    * spliced into the text); a JavaScript array is one PostgreSQL array parameter.
    */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[], tx?: Transaction): Promise<T[]>;
-  /** Runs `work` in one transaction with a forked EntityManager; commits when it resolves. */
-  transaction<T>(work: (em: EntityManager, tx: Transaction) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` in one transaction on a connection of its own: BEGIN, `work`'s statements, COMMIT
+   * when it resolves, ROLLBACK when it throws. Not MikroORM's `transactional`: nothing here uses its
+   * unit of work, and its machinery (a forked EntityManager, a knex transactor per transaction) cost
+   * the services' CPU more than the three statements of a short transaction (measured: 182 against
+   * 97 µs of Node's CPU per transaction).
+   */
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
   isReachable(): Promise<boolean>;
   close(): Promise<void>;
 };
 
 const SAFE_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
-type PgConnection = { query(config: { text: string; values: unknown[]; name?: string }): Promise<unknown> };
+type PgConnection = { query(config: { text: string; values: unknown[]; name?: string } | string): Promise<unknown>; __knex__disposed?: unknown };
 type KnexClient = { acquireConnection(): Promise<PgConnection>; releaseConnection(connection: PgConnection): Promise<unknown> };
-type KnexTransaction = { client: KnexClient; isCompleted(): boolean };
 
 const positionalCache = new Map<string, { text: string; placeholders: number }>();
 
@@ -125,7 +138,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const connection = orm.em.getConnection();
   const knex = connection.getKnex();
   // Raw SQL goes to the pg connection itself: the pool's for a statement on its own, the
-  // transaction's inside one (knex hands its transaction's connection out through its client).
+  // transaction's inside one.
   // Not MikroORM's `execute`: it inlines every parameter into the SQL text, escaping it character
   // by character in JavaScript (for the projector's megabyte-sized JSON that cost more CPU than the
   // rest of the projection). Not `knex.raw` either: its per-statement machinery was a tenth of the
@@ -137,10 +150,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     const name = prepare ? preparedStatementName(text, params.length) : undefined;
     const statement = name === undefined ? { text, values: params } : { name, text, values: params };
     if (tx) {
-      const transaction = tx as unknown as KnexTransaction;
-      if (transaction.isCompleted()) throw new Error(`Transaction query already complete: ${sql.slice(0, 200)}`);
-      const pg = await transaction.client.acquireConnection();
-      return ((await pg.query(statement)) as { rows: T[] }).rows;
+      const open = opened(tx);
+      if (open.done) throw new Error(`Transaction query already complete: ${sql.slice(0, 200)}`);
+      return ((await open.connection.query(statement)) as { rows: T[] }).rows;
     }
     const pg = await pool.acquireConnection();
     try {
@@ -151,27 +163,54 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   };
   const query = <T>(sql: string, params?: unknown[], tx?: Transaction) => runQuery<T>(options.preparedStatements !== false, sql, params, tx);
 
+  const transaction = async <T>(work: (tx: Transaction) => Promise<T>): Promise<T> => {
+    const connection = await pool.acquireConnection();
+    const open: OpenTransaction = { connection, done: false };
+    try {
+      await connection.query('BEGIN');
+      const result = await work(asTransaction(open));
+      open.done = true;
+      await connection.query('COMMIT');
+      return result;
+    } catch (error) {
+      if (!open.done) {
+        open.done = true;
+        // A connection that cannot even roll back is not given to anyone else (knex destroys a
+        // disposed connection instead of handing it out).
+        await connection.query('ROLLBACK').catch((rollbackFailed: unknown) => (connection.__knex__disposed = rollbackFailed));
+      }
+      throw error;
+    } finally {
+      await pool.releaseConnection(connection);
+    }
+  };
+
   // Migrations run unnamed: they set their own search_path, which a prepared statement would keep.
-  await migrate(<T>(sql: string, params?: unknown[], tx?: Transaction) => runQuery<T>(false, sql, params, tx), connection, options);
+  await migrate(<T>(sql: string, params?: unknown[], tx?: Transaction) => runQuery<T>(false, sql, params, tx), transaction, options);
 
   return {
     orm,
     schema: options.schema,
     fork: () => orm.em.fork(),
     query,
-    transaction: (work) => orm.em.fork().transactional((em) => work(em, em.getTransactionContext()!)),
+    transaction,
     isReachable: () => orm.isConnected(),
     close: () => orm.close(true),
   };
 }
 
-async function migrate(
-  query: Database['query'],
-  connection: ReturnType<MikroORM['em']['getConnection']>,
-  options: DatabaseOptions,
-): Promise<void> {
+/** The connection behind a transaction handle (the handle is the open transaction itself, typed opaquely). */
+function opened(tx: Transaction): OpenTransaction {
+  return tx as unknown as OpenTransaction;
+}
+
+function asTransaction(open: OpenTransaction): Transaction {
+  return open as unknown as Transaction;
+}
+
+async function migrate(query: Database['query'], transaction: Database['transaction'], options: DatabaseOptions): Promise<void> {
   const schema = options.schema;
-  await connection.transactional(async (tx) => {
+  await transaction(async (tx) => {
     // Serialize migrations across replicas of the same service.
     await query('select pg_advisory_xact_lock(hashtext(?))', [`parley-migrations:${schema}`], tx);
     await query(`create schema if not exists "${schema}"`, [], tx);

@@ -32,7 +32,7 @@ export function startOutboxRelay(options: { db: Database; publisher: EventPublis
 
   // One relay at a time across replicas (an advisory lock), so events leave in the order they were written.
   async function publishBatch(): Promise<number> {
-    return db.transaction(async (_em, tx) => {
+    return db.transaction(async (tx) => {
       const [lock] = await db.query<{ locked: boolean }>('select pg_try_advisory_xact_lock(hashtext(?)) as locked', [`parley-outbox:${db.schema}`], tx);
       if (!lock?.locked) return 0;
       const rows = await db.query<{ seq: string; event: ParleyEvent }>('select seq, event from outbox order by seq limit ?', [batchSize], tx);

@@ -191,7 +191,7 @@ export function mountConnectRoutes(app: Express, deps: ConnectRoutesDeps): void 
       // Only the Pages that can be picked keep a (sealed) token; the others' are dropped here.
       return { pageId: c.pageId, name: c.name, tasks: [...(unique.get(c.pageId)?.tasks ?? [])], pickable: c.pickable, reason: c.reason, sealedPageToken: token === undefined ? null : deps.vault.seal(token) };
     });
-    await deps.db.transaction(async (_em, tx) => {
+    await deps.db.transaction(async (tx) => {
       await insertGrant(deps.db, tx, {
         grantId,
         accountId,

@@ -97,7 +97,7 @@ export type TakenSelection =
  * destroyed with it), so a second submit finds nothing.
  */
 export async function takeSelection(db: Database, selectionId: string, now: number): Promise<TakenSelection> {
-  return db.transaction(async (_em, tx) => {
+  return db.transaction(async (tx) => {
     const [selection] = await db.query<{ account_id: string; grant_id: string; subscribe_feed: boolean; expires_at: unknown }>(
       'select account_id, grant_id, subscribe_feed, expires_at from selections where selection_id = ? for update',
       [selectionId],

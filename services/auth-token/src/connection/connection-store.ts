@@ -127,7 +127,7 @@ export type DueCheck = {
  * pushing `next_check_at` out by `leaseMs` makes a check that dies with its process run again later.
  */
 export async function claimDueChecks(db: Database, now: number, leaseMs: number, limit: number): Promise<DueCheck[]> {
-  return db.transaction(async (_em, tx) => {
+  return db.transaction(async (tx) => {
     const rows = await db.query<{ page_id: string; page_token: string; subscribed_fields: string[]; grant_status: string | null; check_cause: string | null; check_correlation: string | null }>(
       `with due as (
          select page_id, check_cause, check_correlation from pages

@@ -62,7 +62,7 @@ export function createConnections(deps: ConnectionsDeps): Connections {
     },
     meta: { causationId: string | null; correlationId: string | null },
   ): Promise<{ before: Connection | null; after: Connection | null; events: ConnectionEvent[] } | null> {
-    const result = await db.transaction(async (_em, tx) => {
+    const result = await db.transaction(async (tx) => {
       const now = deps.now();
       const record = await loadPage(db, pageId, { tx, forUpdate: true });
       const before = record?.connection ?? null;

@@ -12,7 +12,7 @@ export type DueRefresh = { grantId: string; sealedToken: string; expiresAt: numb
 
 /** Claims the logins due for renewal (`for update skip locked`, with a lease like the checks). */
 export async function claimDueRefreshes(db: Database, now: number, leaseMs: number, limit: number): Promise<DueRefresh[]> {
-  return db.transaction(async (_em, tx) => {
+  return db.transaction(async (tx) => {
     const rows = await db.query<{ grant_id: string; user_token: string; expires_at: unknown }>(
       `with due as (
          select grant_id from user_grants
@@ -59,7 +59,7 @@ export async function refreshGrant(deps: RefreshDeps, grant: DueRefresh): Promis
     }
     // Facebook refused the exchange (190: the login was invalidated) or the token lapsed: it is over.
     // Its Pages get checked now, so that what this means for each of them shows up at once.
-    await db.transaction(async (_em, tx) => {
+    await db.transaction(async (tx) => {
       await db.query(`update user_grants set status = 'expired', next_refresh_at = null where grant_id = ?`, [grant.grantId], tx);
       await db.query('update pages set next_check_at = ? where grant_id = ? and page_token is not null', [at(now), grant.grantId], tx);
     });

@@ -25,7 +25,7 @@ const SEALED_COLUMNS = [
 
 export async function rotateStoredTokens(db: Database, vault: TokenVault, logger: Logger): Promise<RotationReport> {
   const report: RotationReport = { examined: 0, rotated: 0, current: 0, byTable: {} };
-  await db.transaction(async (_em, tx) => {
+  await db.transaction(async (tx) => {
     for (const { table, key, column } of SEALED_COLUMNS) {
       const rows = await db.query<Record<string, string>>(
         `select ${key.join(', ')}, ${column} as sealed from ${table} where ${column} is not null for update`,

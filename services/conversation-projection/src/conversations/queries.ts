@@ -60,7 +60,7 @@ export async function listConversations(db: Database, filter: ConversationFilter
   const rows =
     filter.q === undefined
       ? await db.query<ConversationRow & { cursor_at: string }>(sql, params)
-      : await db.transaction(async (_em, tx) => {
+      : await db.transaction(async (tx) => {
           await db.query('set local jit = off', [], tx);
           return db.query<ConversationRow & { cursor_at: string }>(sql, params, tx);
         });

@@ -85,7 +85,7 @@ export function createProjector(options: ProjectorOptions): Projector {
    * transaction, with their partitions' offsets.
    */
   async function applyInTransaction(records: ReadonlyArray<ConsumedEvent>): Promise<ChunkResult> {
-    return db.transaction(async (_em, tx) => {
+    return db.transaction(async (tx) => {
       const q = <T>(sql: string, params: unknown[] = []) => db.query<T>(sql, params, tx);
       // Every statement here reads a handful of rows by index: starting parallel workers, or JIT-compiling
       // a plan whose estimated cost looks high (a second per batch, measured), costs more than it saves.
@@ -216,7 +216,7 @@ export function createProjector(options: ProjectorOptions): Projector {
   }
 
   async function recordSkipped(record: ConsumedEvent, error: unknown): Promise<void> {
-    await db.transaction(async (_em, tx) => {
+    await db.transaction(async (tx) => {
       await db.query(
         `insert into skipped_events (topic, partition, "offset", event_id, type, error) values (?, ?, ?, ?, ?, ?)
          on conflict (topic, partition, "offset") do update set error = excluded.error, at = now()`,
@@ -239,7 +239,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       await gate.exclusive(async () => {
         if (!bulk && deferredIndexes.length === 0) return;
         const started = performance.now();
-        await db.transaction(async (_em, tx) => {
+        await db.transaction(async (tx) => {
           await db.query('set local jit = off', [], tx);
           await db.query('set local max_parallel_workers_per_gather = 0', [], tx);
           await summarize((sql, params) => db.query(sql, params, tx), 'all');

@@ -112,7 +112,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
   let running = true;
   let passes = 0;
 
-  const inShortTransaction = <T>(work: (tx: Transaction) => Promise<T>) => db.transaction((_em, tx) => work(tx));
+  const inShortTransaction = <T>(work: (tx: Transaction) => Promise<T>) => db.transaction(work);
 
   /**
    * Why a worker looks for a due send. `send`: it was woken for one send that became due (a command,
@@ -165,7 +165,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
 
   /** Works on one due send; false when there was none. */
   async function processOne(why: Look): Promise<boolean> {
-    const claim = await db.transaction(async (_em, tx) => {
+    const claim = await db.transaction(async (tx) => {
       const claimed = await ledger.claimDue(tx, clock.now());
       passes++;
       if (!claimed) return null;

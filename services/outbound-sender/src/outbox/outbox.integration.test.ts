@@ -44,7 +44,7 @@ describe('the outbox relay', () => {
     const relay = startOutboxRelay({ db, publisher, logger, pollMs: 60_000, batchSize: 5 });
     try {
       const written = events(12);
-      await db.transaction((_em, tx) => appendToOutbox(db, tx, written));
+      await db.transaction((tx) => appendToOutbox(db, tx, written));
       relay.wake();
       await waitFor(() => publisher.published.length === 12, { description: 'all twelve published in batches of five', timeoutMs: 5_000 });
       expect(publisher.published.map((e) => e.id)).toEqual(written.map((e) => e.id));
@@ -59,7 +59,7 @@ describe('the outbox relay', () => {
     let letGo!: () => void;
     const otherRelayDone = new Promise<void>((resolve) => (letGo = resolve));
     const locked = new Promise<void>((resolve) => {
-      void db.transaction(async (_em, tx) => {
+      void db.transaction(async (tx) => {
         await db.query('select pg_advisory_xact_lock(hashtext(?))', [`parley-outbox:${db.schema}`], tx);
         resolve();
         await otherRelayDone;
@@ -69,7 +69,7 @@ describe('the outbox relay', () => {
     const relay = startOutboxRelay({ db, publisher, logger, pollMs: 60_000 });
     try {
       const written = events(1);
-      await db.transaction((_em, tx) => appendToOutbox(db, tx, written));
+      await db.transaction((tx) => appendToOutbox(db, tx, written));
       relay.wake();
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(publisher.published).toEqual([]); // the other replica holds the lock
@@ -105,7 +105,7 @@ describe('the outbox relay, woken while it works', () => {
       await waitFor(() => watched.takes === 1, { description: 'the first look at start' });
       const written = events(3);
       for (const event of written) {
-        await db.transaction((_em, tx) => appendToOutbox(db, tx, [event]));
+        await db.transaction((tx) => appendToOutbox(db, tx, [event]));
         relay.wake();
       }
       await waitFor(() => publisher.published.length === 3, { description: 'the three events published', timeoutMs: 5_000 });
@@ -126,7 +126,7 @@ describe('the outbox relay, woken while it works', () => {
       afterTake: async () => {
         if (!armed) return;
         armed = false;
-        await db.transaction((_em, tx) => appendToOutbox(db, tx, late));
+        await db.transaction((tx) => appendToOutbox(db, tx, late));
         relay.wake();
       },
     });
@@ -135,7 +135,7 @@ describe('the outbox relay, woken while it works', () => {
       await waitFor(() => watched.takes >= 1, { description: 'the first look at start' });
       armed = true;
       const first = events(1);
-      await db.transaction((_em, tx) => appendToOutbox(db, tx, first));
+      await db.transaction((tx) => appendToOutbox(db, tx, first));
       relay.wake();
       // The poll is a minute away: only the wake can bring the late row out this soon.
       await waitFor(() => publisher.published.length === 2, { description: 'the late event published too', timeoutMs: 5_000 });
@@ -159,7 +159,7 @@ describe('the outbox relay, woken while it works', () => {
     const relay = startOutboxRelay({ db, publisher, logger, pollMs: 100 });
     try {
       const written = events(2);
-      await db.transaction((_em, tx) => appendToOutbox(db, tx, written));
+      await db.transaction((tx) => appendToOutbox(db, tx, written));
       relay.wake();
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect((await db.query<{ event_id: string }>('select event_id from outbox order by seq')).map((r) => r.event_id)).toEqual(written.map((e) => e.id));
@@ -177,7 +177,7 @@ describe('a part move that writes its event in the same statement', () => {
   it('writes the event only when the part moved, so an echo that settled the part first leaves no second event', async () => {
     const ledger = createLedger(db);
     const planned = planSend(sendCommand({ pageId: 'page-move', parts: [{ text: 'One.' }] }));
-    await db.transaction((_em, tx) => ledger.insertSend(tx, planned.send, planned.parts, 'fingerprint'));
+    await db.transaction((tx) => ledger.insertSend(tx, planned.send, planned.parts, 'fingerprint'));
     const id = planned.send.outboundId;
     const event = sendCommand({ pageId: 'page-move' }); // any event: only its row matters here
     const rowsOf = async () => (await db.query<{ event_id: string }>('select event_id from outbox where event_id = ?', [event.id])).length;

@@ -76,7 +76,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
    * (BEGIN, this, COMMIT) where lock, read and delete were five.
    */
   async function relayBatch(): Promise<number | 'busy'> {
-    return db.transaction(async (_em, tx) => {
+    return db.transaction(async (tx) => {
       wakesRead = wakes;
       reads++;
       // One relay at a time across replicas, so events leave in the order they were written.

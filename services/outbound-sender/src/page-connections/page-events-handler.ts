@@ -40,7 +40,7 @@ export function createPageEventsHandler(deps: PageEventsHandlerDeps): (event: Pa
     const now = deps.clock.now();
     let result: { applied: boolean; woken: number; status: string };
     try {
-      const evolution = await deps.db.transaction(async (_em, tx) => {
+      const evolution = await deps.db.transaction(async (tx) => {
         const current = await deps.ledger.page(tx, pageEvent.pageId, { forUpdate: true });
         const next = evolvePage(current, pageEvent);
         if (next.applied) await deps.ledger.savePage(tx, next.page, now);

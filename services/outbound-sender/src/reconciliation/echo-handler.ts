@@ -78,7 +78,7 @@ export function createEchoHandler(deps: EchoHandlerDeps): (event: ParleyEvent) =
       // below, which reads it again under its lock. (Every echo used to: four round trips.)
       const glance = await deps.ledger.partForEcho(outboundId, index);
       const early = decideOnEcho({ echo: { pageId: echo.pageId, mid }, send: glance && { pageId: glance.pageId }, part: glance?.part ?? null });
-      result = early.kind !== 'confirm' ? { decision: early, author: null } : await deps.db.transaction(async (_em, tx) => {
+      result = early.kind !== 'confirm' ? { decision: early, author: null } : await deps.db.transaction(async (tx) => {
         // The part is locked while we decide, so the dispatcher's guarded moves wait or find it settled.
         const part = await deps.ledger.lockPart(tx, outboundId, index);
         const send = part ? await deps.ledger.send(tx, outboundId) : null;

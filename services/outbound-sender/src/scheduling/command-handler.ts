@@ -142,7 +142,7 @@ export function createCommandHandler(deps: CommandHandlerDeps): (events: Readonl
     const now = deps.clock.now();
     let stored: Stored[];
     try {
-      stored = await deps.db.transaction(async (_em, tx) => {
+      stored = await deps.db.transaction(async (tx) => {
         const results: Stored[] = [];
         for (const command of commands) {
           results.push(command.type === 'outbound.send.requested' ? await storeSendRequested(tx, command, now) : await storeSendCancelled(tx, command, now));

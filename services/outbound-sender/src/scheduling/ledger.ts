@@ -217,7 +217,7 @@ export function createLedger(db: Database) {
      * 'locked', and the caller may try again shortly. 'idle': nothing to do (not waiting, or not open).
      */
     async makeDue(outboundId: string, now: Date): Promise<'made_due' | 'locked' | 'idle'> {
-      return db.transaction(async (_em, tx) => {
+      return db.transaction(async (tx) => {
         const [row] = await db.query<{ status: SendStatus; next_attempt_at: Date | string }>(
           'select status, next_attempt_at from sends where outbound_id = ? for no key update skip locked',
           [outboundId],

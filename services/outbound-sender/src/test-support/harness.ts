@@ -195,7 +195,7 @@ export async function startHarness(options: { env?: Record<string, string>; echo
     const released = new Promise<void>((resolve) => (release = resolve));
     let locked!: () => void;
     const holding = new Promise<void>((resolve) => (locked = resolve));
-    const done = db.transaction(async (_em, tx) => {
+    const done = db.transaction(async (tx) => {
       await db.query(text, params, tx);
       locked();
       await released;

@@ -120,7 +120,7 @@ export function createPendingReplyStore(db: Database): PendingReplyStore {
 
   return {
     async apply(event, now, publish) {
-      return db.transaction(async (_em, tx) => {
+      return db.transaction(async (tx) => {
         const fresh = await db.query('insert into processed_decisions (event_id, processed_at) values (?, ?) on conflict do nothing returning event_id', [event.id, now], tx);
         if (fresh.length === 0) return 'duplicate' as const;
         const conversationId = conversationIdOf(event);
@@ -166,7 +166,7 @@ export function createPendingReplyStore(db: Database): PendingReplyStore {
     },
 
     async finalize(reply, publish) {
-      return db.transaction(async (_em, tx) => {
+      return db.transaction(async (tx) => {
         const rows = await db.query<{ version: number }>('select version from pending_replies where conversation_id = ? for update', [reply.conversationId], tx);
         if (rows.length === 0) return 'cancelled' as const;
         if (rows[0]!.version !== reply.version) {

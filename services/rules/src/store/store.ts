@@ -51,7 +51,7 @@ export type RulesStore = {
 
 export function createRulesStore(db: Database): RulesStore {
   return {
-    transaction: (work) => db.transaction((_em, tx) => work(tx)),
+    transaction: (work) => db.transaction(work),
 
     async markProcessed(tx, eventId, eventType) {
       const rows = await db.query<{ event_id: string }>(
