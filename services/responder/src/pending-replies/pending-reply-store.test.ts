@@ -45,6 +45,17 @@ describe('pending replies in PostgreSQL', () => {
     expect((await store.get(`${who.pageId}:psid-1`))!.version).toBe(1);
   });
 
+  it('applies a new decision in three statements (mark and lock, read, save), and finds a duplicate in one', async () => {
+    let statements = 0;
+    const counted = createPendingReplyStore({ ...db, query: (...args: Parameters<Database['query']>) => (statements++, db.query(...args)) } as Database);
+    const request = replyRequested(conversation(), { triggerEventIds: ['m1'], assistantId: 'a1', replyAt: at(10_000) });
+    expect(await counted.apply(request, T0, publish)).toEqual([expect.objectContaining({ type: 'reply_scheduled' })]);
+    expect(statements).toBe(3);
+    statements = 0;
+    expect(await counted.apply(request, T0, publish)).toBe('duplicate');
+    expect(statements).toBe(1);
+  });
+
   it('takes only due replies, and a taken reply is not taken again while leased', async () => {
     const who = conversation();
     await store.apply(replyRequested(who, { triggerEventIds: ['m1'], assistantId: 'a1', replyAt: at(10_000) }), T0, publish);

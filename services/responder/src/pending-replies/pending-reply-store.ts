@@ -21,6 +21,11 @@ type Row = {
   attempts: number;
 };
 
+/** Row's columns, named rather than `*` so that the statements reading them can be prepared (see @parley/persistence). */
+const COLUMNS = 'conversation_id, page_id, account_id, channel, customer, assistant_id, reply_at, due_at, reply_window_closes_at, trigger_event_ids, request_event_ids, correlation_id, version, attempts';
+
+const COLUMNS_OF_P = COLUMNS.split(', ').map((column) => `p.${column}`).join(', ');
+
 export type ClaimedReply = PendingReply & { attempts: number };
 
 function fromRow(row: Row): ClaimedReply {
@@ -121,19 +126,21 @@ export function createPendingReplyStore(db: Database): PendingReplyStore {
   return {
     async apply(event, now, publish) {
       return db.transaction(async (tx) => {
-        const fresh = await db.query('insert into processed_decisions (event_id, processed_at) values (?, ?) on conflict do nothing returning event_id', [event.id, now], tx);
-        if (fresh.length === 0) return 'duplicate' as const;
         const conversationId = conversationIdOf(event);
-        // Lock the conversation (creating its row if needed) so that two decisions of it never
+        // Record the decision as processed and, unless it already was (a redelivery: no row), lock
+        // the conversation (creating its row if needed) so that two decisions of it never
         // interleave, and read its flag: one statement (an upsert locks the row it returns).
         const flags = await db.query<{ escalated: boolean }>(
-          `insert into reply_conversations (conversation_id) values (?)
+          `with fresh as (
+             insert into processed_decisions (event_id, processed_at) values (?, ?) on conflict do nothing returning event_id)
+           insert into reply_conversations (conversation_id) select ? from fresh
            on conflict (conversation_id) do update set conversation_id = excluded.conversation_id
            returning escalated`,
-          [conversationId],
+          [event.id, now, conversationId],
           tx,
         );
-        const rows = await db.query<Row>('select * from pending_replies where conversation_id = ? for update', [conversationId], tx);
+        if (flags.length === 0) return 'duplicate' as const;
+        const rows = await db.query<Row>(`select ${COLUMNS} from pending_replies where conversation_id = ? for update`, [conversationId], tx);
         const state: ConversationReplyState = {
           ...initialReplyState,
           escalated: flags[0]?.escalated ?? false,
@@ -159,7 +166,7 @@ export function createPendingReplyStore(db: Database): PendingReplyStore {
          )
          update pending_replies p set lease_until = ?, attempts = p.attempts + 1
          from due where p.conversation_id = due.conversation_id
-         returning p.*`,
+         returning ${COLUMNS_OF_P}`,
         [now, now, limit, new Date(now.getTime() + leaseMs)],
       );
       return rows.map(fromRow);
@@ -195,7 +202,7 @@ export function createPendingReplyStore(db: Database): PendingReplyStore {
     },
 
     async get(conversationId) {
-      const rows = await db.query<Row>('select * from pending_replies where conversation_id = ?', [conversationId]);
+      const rows = await db.query<Row>(`select ${COLUMNS} from pending_replies where conversation_id = ?`, [conversationId]);
       return rows[0] ? fromRow(rows[0]) : null;
     },
 
