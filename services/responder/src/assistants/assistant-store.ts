@@ -43,18 +43,21 @@ function fromRow(row: Row): Assistant {
   };
 }
 
+/** Named, not `*`: statements that can be prepared (see @parley/persistence); `get` runs for every answer. */
+const COLUMNS = 'id, account_id, name, instructions, visibility, provider, knowledge, api_key_ciphertext, created_at, updated_at';
+
 export function createAssistantStore(db: Database): AssistantStore {
   return {
     async get(id) {
-      const rows = await db.query<Row>('select * from assistants where id = ?', [id]);
+      const rows = await db.query<Row>(`select ${COLUMNS} from assistants where id = ?`, [id]);
       return rows[0] ? fromRow(rows[0]) : null;
     },
     async getOwned(accountId, id) {
-      const rows = await db.query<Row>('select * from assistants where id = ? and account_id = ?', [id, accountId]);
+      const rows = await db.query<Row>(`select ${COLUMNS} from assistants where id = ? and account_id = ?`, [id, accountId]);
       return rows[0] ? fromRow(rows[0]) : null;
     },
     async list(accountId) {
-      const rows = await db.query<Row>('select * from assistants where account_id = ? order by created_at, id', [accountId]);
+      const rows = await db.query<Row>(`select ${COLUMNS} from assistants where account_id = ? order by created_at, id`, [accountId]);
       return rows.map(fromRow);
     },
     async count(accountId) {

@@ -31,7 +31,7 @@ describe('the conversation context in PostgreSQL', () => {
     const event = messageReceived(who, { text: 'hello' });
     await store.record(contextEntryOf(event)!);
     await store.record(contextEntryOf(event)!);
-    expect((await store.recent(`${who.pageId}:psid-1`)).map((e) => e.text)).toEqual(['hello']);
+    expect((await store.conversation(`${who.pageId}:psid-1`)).entries.map((e) => e.text)).toEqual(['hello']);
   });
 
   it('stores a message seen as an echo and as sent once, with the author outbound-sender gave it, in either order', async () => {
@@ -42,7 +42,7 @@ describe('the conversation context in PostgreSQL', () => {
     await store.record(echo);
     await store.record(contextEntryOf(sent)!);
     await store.record(echo);
-    expect((await store.recent(`${who.pageId}:psid-1`)).map((e) => [e.author, e.text])).toEqual([['assistant', 'We open at 9.']]);
+    expect((await store.conversation(`${who.pageId}:psid-1`)).entries.map((e) => [e.author, e.text])).toEqual([['assistant', 'We open at 9.']]);
   });
 
   it('keeps only the newest messages, oldest first, even when an old one arrives late', async () => {
@@ -50,7 +50,7 @@ describe('the conversation context in PostgreSQL', () => {
     const who = conversation();
     for (let i = 1; i <= RECENT_MESSAGES + 5; i++) await store.record(contextEntryOf(messageReceived(who, { text: `m${i}`, occurredAt: at(i * 1_000) }))!);
     await store.record(contextEntryOf(messageReceived(who, { text: 'late and old', occurredAt: at(0) }))!);
-    const texts = (await store.recent(`${who.pageId}:psid-1`)).map((e) => e.text);
+    const texts = (await store.conversation(`${who.pageId}:psid-1`)).entries.map((e) => e.text);
     expect(texts).toHaveLength(RECENT_MESSAGES);
     expect(texts[0]).toBe('m6');
     expect(texts[RECENT_MESSAGES - 1]).toBe(`m${RECENT_MESSAGES + 5}`);
@@ -72,7 +72,7 @@ describe('the conversation context in PostgreSQL', () => {
     await store.recordMany([RECENT_MESSAGES + 1, RECENT_MESSAGES + 2].map((i) => contextEntryOf(messageReceived(who, { text: `m${i}`, occurredAt: at(i * 1_000) }))!));
     expect(statements).toBe(2);
     expect(await stored()).toBe(RECENT_MESSAGES);
-    expect((await store.recent(id)).map((e) => e.text)).toEqual(Array.from({ length: RECENT_MESSAGES }, (_, i) => `m${i + 3}`));
+    expect((await store.conversation(id)).entries.map((e) => e.text)).toEqual(Array.from({ length: RECENT_MESSAGES }, (_, i) => `m${i + 3}`));
   });
 
   it('records a batch exactly as one entry at a time: duplicates once, echo then sent (or sent then echo) as one, trimmed per conversation', async () => {
@@ -87,26 +87,43 @@ describe('the conversation context in PostgreSQL', () => {
     const many = Array.from({ length: RECENT_MESSAGES + 3 }, (_, i) => contextEntryOf(messageReceived(two, { text: `t${i}`, occurredAt: at(10_000 + i) }))!);
     await store.recordMany([contextEntryOf(question)!, echo, contextEntryOf(question)!, contextEntryOf(sent)!, contextEntryOf(sentTwo)!, echoTwo, ...many]);
 
-    expect((await store.recent(`${one.pageId}:psid-1`)).map((e) => [e.author, e.text])).toEqual([
+    expect((await store.conversation(`${one.pageId}:psid-1`)).entries.map((e) => [e.author, e.text])).toEqual([
       ['customer', 'hello'],
       ['assistant', 'Hi!'],
     ]);
-    const texts = (await store.recent(`${two.pageId}:psid-1`)).map((e) => e.text);
+    const texts = (await store.conversation(`${two.pageId}:psid-1`)).entries.map((e) => e.text);
     expect(texts).toHaveLength(RECENT_MESSAGES);
     expect(texts[RECENT_MESSAGES - 1]).toBe(`t${RECENT_MESSAGES + 2}`);
     expect(texts).not.toContain('Welcome'); // the oldest, trimmed
+  });
+
+  it('reads what an answer is built from in one statement: the entries oldest first and the first name, each possibly absent', async () => {
+    let statements = 0;
+    const store = createContextStore({ ...db, query: (...args: Parameters<Database['query']>) => (statements++, db.query(...args)) } as Database);
+    const named = conversation();
+    await store.recordProfile(profileUpdated(named, 'Ana', at(1_000)));
+    statements = 0;
+    expect(await store.conversation(`${named.pageId}:psid-1`)).toEqual({ entries: [], customerFirstName: 'Ana' });
+    expect(statements).toBe(1);
+    await store.recordMany([2, 1].map((i) => contextEntryOf(messageReceived(named, { text: `q${i}`, occurredAt: at(i * 1_000) }))!));
+    statements = 0;
+    const read = await store.conversation(`${named.pageId}:psid-1`);
+    expect(statements).toBe(1);
+    expect(read.entries.map((e) => e.text)).toEqual(['q1', 'q2']);
+    expect(read.customerFirstName).toBe('Ana');
+    expect(await store.conversation(`${conversation().pageId}:psid-1`)).toEqual({ entries: [], customerFirstName: null });
   });
 
   it('keeps the customer\'s first name from the newest profile, and no fallback name', async () => {
     const store = createContextStore(db);
     const who = conversation();
     const id = `${who.pageId}:psid-1`;
-    expect(await store.customerFirstName(id)).toBeNull();
+    expect((await store.conversation(id)).customerFirstName).toBeNull();
     await store.recordProfile(profileUpdated(who, 'Ana', at(2_000)));
     await store.recordProfile(profileUpdated(who, 'Old', at(1_000)));
-    expect(await store.customerFirstName(id)).toBe('Ana');
+    expect((await store.conversation(id)).customerFirstName).toBe('Ana');
     await store.recordProfile(profileUpdated(who, null, at(3_000)));
-    expect(await store.customerFirstName(id)).toBeNull();
+    expect((await store.conversation(id)).customerFirstName).toBeNull();
   });
 });
 

@@ -20,11 +20,13 @@ export type ContextStore = {
    * redelivery, and BEGIN and COMMIT were two of the five round trips of every inbound message.
    */
   recordMany(entries: ReadonlyArray<ContextEntry>): Promise<void>;
-  /** The conversation's recent entries, oldest first. */
-  recent(conversationId: string, limit?: number): Promise<ContextEntry[]>;
+  /**
+   * What an answer is built from, in one statement: the conversation's newest RECENT_MESSAGES
+   * entries, oldest first, and the customer's first name (null when no profile gave one).
+   */
+  conversation(conversationId: string): Promise<{ entries: ContextEntry[]; customerFirstName: string | null }>;
   /** Remembers the customer's first name from a profile; an older profile never overwrites a newer one. */
   recordProfile(event: EventOf<'messenger.customer.profile.updated'>): Promise<void>;
-  customerFirstName(conversationId: string): Promise<string | null>;
 };
 
 type Row = {
@@ -95,23 +97,34 @@ export function createContextStore(db: Database): ContextStore {
     record: (entry) => recordMany([entry]),
     recordMany,
 
-    async recent(conversationId, limit = RECENT_MESSAGES) {
-      const rows = await db.query<Row>(
-        `select * from conversation_messages where conversation_id = ? order by occurred_at desc, seq desc limit ?`,
-        [conversationId, limit],
+    async conversation(conversationId) {
+      // Named columns, not `*`: a statement that can be prepared (see @parley/persistence).
+      const rows = await db.query<Partial<Row> & { first_name: string | null }>(
+        `select m.event_id, m.conversation_id, m.page_id, m.author, m.text, m.attachments, m.postback, m.mid, m.source, m.occurred_at, n.first_name
+           from (select ?::text as conversation_id) k
+           left join customer_names n on n.conversation_id = k.conversation_id
+           left join lateral (
+             select event_id, conversation_id, page_id, author, text, attachments, postback, mid, source, occurred_at, seq
+               from conversation_messages c where c.conversation_id = k.conversation_id
+              order by occurred_at desc, seq desc limit ?) m on true
+          order by m.occurred_at, m.seq`,
+        [conversationId, RECENT_MESSAGES],
       );
-      return rows.reverse().map((row) => ({
-        eventId: row.event_id,
-        conversationId: row.conversation_id,
-        pageId: row.page_id,
-        author: row.author,
-        text: row.text,
-        attachments: row.attachments,
-        postback: row.postback,
-        mid: row.mid,
-        source: row.source,
-        occurredAt: toIso(row.occurred_at),
-      }));
+      const entries = rows
+        .filter((row): row is Row & { first_name: string | null } => row.event_id !== null && row.event_id !== undefined)
+        .map((row) => ({
+          eventId: row.event_id,
+          conversationId: row.conversation_id,
+          pageId: row.page_id,
+          author: row.author,
+          text: row.text,
+          attachments: row.attachments,
+          postback: row.postback,
+          mid: row.mid,
+          source: row.source,
+          occurredAt: toIso(row.occurred_at),
+        }));
+      return { entries, customerFirstName: rows[0]?.first_name ?? null };
     },
 
     async recordProfile(event) {
@@ -124,11 +137,6 @@ export function createContextStore(db: Database): ContextStore {
          where customer_names.occurred_at <= excluded.occurred_at`,
         [conversationId, firstName, event.occurredAt],
       );
-    },
-
-    async customerFirstName(conversationId) {
-      const rows = await db.query<{ first_name: string | null }>('select first_name from customer_names where conversation_id = ?', [conversationId]);
-      return rows[0]?.first_name ?? null;
     },
   };
 }

@@ -100,7 +100,7 @@ export function createReplyPoller(options: ReplyPollerOptions): ReplyPoller {
 
   async function answerDueReply(reply: ClaimedReply, replyLog: Logger): Promise<void> {
     const now = options.clock.now();
-    const [assistant, entries] = await Promise.all([options.assistants.get(reply.assistantId), options.context.recent(reply.conversationId)]);
+    const [assistant, { entries, customerFirstName }] = await Promise.all([options.assistants.get(reply.assistantId), options.context.conversation(reply.conversationId)]);
     const pageAccountId = reply.accountId ?? (await options.pageAccounts.accountOf(reply.pageId));
     const decision = decideAtDueTime({
       pending: reply,
@@ -125,7 +125,6 @@ export function createReplyPoller(options: ReplyPollerOptions): ReplyPoller {
         return;
       }
       case 'answer': {
-        const customerFirstName = await options.context.customerFirstName(reply.conversationId);
         const answer = await options.answerer.answer({ assistant: assistant!, customerFirstName, entries });
         const shaped = shapeAnswer(answer.text, options.shape);
         // An empty answer from a model is no answer: the customer still hears from us.
