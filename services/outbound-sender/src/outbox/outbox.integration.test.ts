@@ -197,3 +197,21 @@ describe('a part move that writes its event in the same statement', () => {
     expect(await rowsOf()).toBe(1);
   });
 });
+
+describe('storing a send', () => {
+  it('stores the send and its parts in one statement, and a replay of its command stores nothing more', async () => {
+    let statements = 0;
+    const ledger = createLedger({ ...db, query: (...args: Parameters<Database['query']>) => (statements++, db.query(...args)) } as Database);
+    const planned = planSend(sendCommand({ pageId: 'page-store', parts: [{ text: 'One.' }, { text: 'Two.' }, { text: 'Three.' }] }));
+    const id = planned.send.outboundId;
+
+    expect(await db.transaction((tx) => ledger.insertSend(tx, planned.send, planned.parts, 'fingerprint-1'))).toBe(true);
+    expect(statements).toBe(1);
+    const stored = await ledger.partsAndCancellation(undefined, id);
+    expect(stored.parts.map((p) => [p.index, p.state, p.content])).toEqual(planned.parts.map((p) => [p.index, 'pending', p.content]));
+
+    expect(await db.transaction((tx) => ledger.insertSend(tx, planned.send, planned.parts.slice(0, 1), 'fingerprint-2'))).toBe(false);
+    expect((await ledger.partsAndCancellation(undefined, id)).parts).toHaveLength(3);
+    expect(await ledger.fingerprintOf(undefined, id)).toBe('fingerprint-1');
+  });
+});

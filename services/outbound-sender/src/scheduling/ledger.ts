@@ -90,28 +90,34 @@ export type Ledger = ReturnType<typeof createLedger>;
 
 export function createLedger(db: Database) {
   return {
-    /** Inserts a new send with its parts; false when the outboundId is already in the ledger (a replay). */
+    /**
+     * Inserts a new send with its parts, in one statement; false when the outboundId is already in
+     * the ledger (a replay: then no part is inserted either).
+     */
     async insertSend(tx: Transaction, send: Send, parts: ReadonlyArray<SendPart>, fingerprint: string): Promise<boolean> {
       const inserted = await db.query(
-        `insert into sends (outbound_id, page_id, account_id, conversation_id, customer_psid, customer_name, channel, comment_id,
-           author, purpose, messaging_type, tag, typing_indicator, agent_id, send_at, reply_window_closes_at, status,
-           next_attempt_at, deferred_reason, deferrals, command_event_id, correlation_id, command_fingerprint)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         on conflict (outbound_id) do nothing
-         returning outbound_id`,
+        `with send as (
+           insert into sends (outbound_id, page_id, account_id, conversation_id, customer_psid, customer_name, channel, comment_id,
+             author, purpose, messaging_type, tag, typing_indicator, agent_id, send_at, reply_window_closes_at, status,
+             next_attempt_at, deferred_reason, deferrals, command_event_id, correlation_id, command_fingerprint)
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           on conflict (outbound_id) do nothing
+           returning outbound_id),
+         parts as (
+           insert into send_parts (outbound_id, part, content, state)
+           select send.outbound_id, p.part, p.content, p.state from send, unnest(?::int[], ?::jsonb[], ?::text[]) as p(part, content, state))
+         -- (PostgreSQL runs an insert in a WITH whether or not the query reads it.)
+         select outbound_id from send`,
         [
           send.outboundId, send.pageId, send.accountId, send.conversationId, send.customer.psid, send.customer.name, send.channel,
           send.commentId, send.author, send.purpose, send.messagingType, send.tag, send.typingIndicator, send.agentId, send.sendAt,
           send.replyWindowClosesAt, send.status, send.nextAttemptAt, send.deferredReason, send.deferrals, send.commandEventId,
           send.correlationId, fingerprint,
+          parts.map((part) => part.index), parts.map((part) => JSON.stringify(part.content)), parts.map((part) => part.state),
         ],
         tx,
       );
-      if (inserted.length === 0) return false;
-      for (const part of parts) {
-        await db.query('insert into send_parts (outbound_id, part, content, state) values (?, ?, ?::jsonb, ?)', [send.outboundId, part.index, JSON.stringify(part.content), part.state], tx);
-      }
-      return true;
+      return inserted.length > 0;
     },
 
     async fingerprintOf(tx: Transaction | undefined, outboundId: string): Promise<string | null> {
