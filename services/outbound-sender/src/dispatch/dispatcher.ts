@@ -420,6 +420,10 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
               options.onEvents();
             }
             send = { ...send, deferredReason: null };
+            // The part is sent either way (by this answer or by its echo), and `sent` is final: when
+            // it was the last part not sent, the send is done, which reading the parts again would
+            // only confirm (decideNext closes a send whose parts are all sent, cancelled or not).
+            if (parts.every((p) => p.index === part.index || p.state === 'sent')) return { send: { ...send, status: 'sent' } };
             continue;
           }
           const settled = await settleNotTaken(tx, send, part, decision, tokenStep.fingerprint, true);
