@@ -169,9 +169,7 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
     handle: forAcceptedPages(createPageEventsHandler({ db, ledger, tokens, clock, logger, onSendsWoken: () => dispatcher.wake() })),
   }).catch(abort);
   started.unshift(() => pages.stop());
-  // Meta's echoes of what the Pages sent settle the parts whose delivery Meta did not confirm. No
-  // answer waits for them (a part waits ECHO_WAIT_MS for its echo), and two in three inbound events
-  // are not echoes: fetches are held for fuller batches, as for the other bookkeeping consumers.
+  // Meta's echoes of what the Pages sent settle the parts whose delivery Meta did not confirm.
   const echoes = await startEventConsumer({
     kafka,
     publisher,
@@ -179,7 +177,6 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
     groupId: `${config.CONSUMER_GROUP_ID}.echoes`,
     topics: [TOPICS.inbound],
     fromBeginning: config.CONSUME_FROM_BEGINNING,
-    fetch: BACKGROUND_FETCH,
     handle: forAcceptedPages(createEchoHandler({
       db,
       ledger,
