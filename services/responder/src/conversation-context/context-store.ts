@@ -73,6 +73,8 @@ export function createContextStore(db: Database): ContextStore {
         RECENT_MESSAGES,
       ],
     );
+    // After the insert, so that an echo stored just now (in this batch or before) also learns
+    // its author from outbound-sender's event about the same mid.
     const authored = entries.filter((e) => e.source === 'outbound' && e.mid !== null);
     if (authored.length > 0) {
       await db.query(
