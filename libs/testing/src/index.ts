@@ -177,3 +177,16 @@ export async function deleteTestTopics(brokers: string[], names: ReadonlyArray<s
     await client.disconnect();
   }
 }
+
+/**
+ * `db` with the statements it runs counted (its `query` calls: one round trip each), for tests that
+ * hold a store to the number of round trips it takes. Works with any object whose `query` runs SQL.
+ */
+export function countingStatements<Db extends { query(...args: never[]): unknown }>(db: Db): { db: Db; count(): number; reset(): void } {
+  let statements = 0;
+  const query = (...args: never[]) => {
+    statements++;
+    return db.query(...args);
+  };
+  return { db: { ...db, query }, count: () => statements, reset: () => void (statements = 0) };
+}

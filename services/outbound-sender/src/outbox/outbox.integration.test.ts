@@ -5,7 +5,7 @@ import type { EventPublisher } from '@parley/messaging';
 import { createLogger } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
 import type { Database } from '@parley/persistence';
-import { createTestSchema, testDatabaseUrl, waitFor } from '@parley/testing';
+import { countingStatements, createTestSchema, testDatabaseUrl, waitFor } from '@parley/testing';
 import type { TestSchema } from '@parley/testing';
 import { migrations } from '../migrations.ts';
 import { createLedger } from '../scheduling/ledger.ts';
@@ -200,13 +200,13 @@ describe('a part move that writes its event in the same statement', () => {
 
 describe('storing a send', () => {
   it('stores the send and its parts in one statement, and a replay of its command stores nothing more', async () => {
-    let statements = 0;
-    const ledger = createLedger({ ...db, query: (...args: Parameters<Database['query']>) => (statements++, db.query(...args)) } as Database);
+    const counted = countingStatements(db);
+    const ledger = createLedger(counted.db);
     const planned = planSend(sendCommand({ pageId: 'page-store', parts: [{ text: 'One.' }, { text: 'Two.' }, { text: 'Three.' }] }));
     const id = planned.send.outboundId;
 
     expect(await db.transaction((tx) => ledger.insertSend(tx, planned.send, planned.parts, 'fingerprint-1'))).toBe(true);
-    expect(statements).toBe(1);
+    expect(counted.count()).toBe(1);
     const stored = await ledger.partsAndCancellation(undefined, id);
     expect(stored.parts.map((p) => [p.index, p.state, p.content])).toEqual(planned.parts.map((p) => [p.index, 'pending', p.content]));
 

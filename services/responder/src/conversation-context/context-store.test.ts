@@ -1,7 +1,7 @@
 import { createLogger } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
 import type { Database } from '@parley/persistence';
-import { createTestSchema, testDatabaseUrl } from '@parley/testing';
+import { countingStatements, createTestSchema, testDatabaseUrl } from '@parley/testing';
 import type { TestSchema } from '@parley/testing';
 import { migrations } from '../migrations.ts';
 import { createPageAccounts } from '../pages/page-accounts.ts';
@@ -57,20 +57,20 @@ describe('the conversation context in PostgreSQL', () => {
   });
 
   it('stores at most RECENT_MESSAGES rows of a conversation, and trims only a conversation past it (one statement for a short one)', async () => {
-    let statements = 0;
-    const store = createContextStore({ ...db, query: (...args: Parameters<Database['query']>) => (statements++, db.query(...args)) } as Database);
+    const counted = countingStatements(db);
+    const store = createContextStore(counted.db);
     const who = conversation();
     const id = `${who.pageId}:psid-1`;
     const stored = async () => Number((await db.query<{ n: string }>('select count(*) as n from conversation_messages where conversation_id = ?', [id]))[0]!.n);
     for (let i = 1; i <= RECENT_MESSAGES; i++) {
-      statements = 0;
+      counted.reset();
       await store.record(contextEntryOf(messageReceived(who, { text: `m${i}`, occurredAt: at(i * 1_000) }))!);
-      expect(statements).toBe(1);
+      expect(counted.count()).toBe(1);
     }
     expect(await stored()).toBe(RECENT_MESSAGES);
-    statements = 0;
+    counted.reset();
     await store.recordMany([RECENT_MESSAGES + 1, RECENT_MESSAGES + 2].map((i) => contextEntryOf(messageReceived(who, { text: `m${i}`, occurredAt: at(i * 1_000) }))!));
-    expect(statements).toBe(2);
+    expect(counted.count()).toBe(2);
     expect(await stored()).toBe(RECENT_MESSAGES);
     expect((await store.conversation(id)).entries.map((e) => e.text)).toEqual(Array.from({ length: RECENT_MESSAGES }, (_, i) => `m${i + 3}`));
   });
@@ -98,17 +98,17 @@ describe('the conversation context in PostgreSQL', () => {
   });
 
   it('reads what an answer is built from in one statement: the entries oldest first and the first name, each possibly absent', async () => {
-    let statements = 0;
-    const store = createContextStore({ ...db, query: (...args: Parameters<Database['query']>) => (statements++, db.query(...args)) } as Database);
+    const counted = countingStatements(db);
+    const store = createContextStore(counted.db);
     const named = conversation();
     await store.recordProfile(profileUpdated(named, 'Ana', at(1_000)));
-    statements = 0;
+    counted.reset();
     expect(await store.conversation(`${named.pageId}:psid-1`)).toEqual({ entries: [], customerFirstName: 'Ana' });
-    expect(statements).toBe(1);
+    expect(counted.count()).toBe(1);
     await store.recordMany([2, 1].map((i) => contextEntryOf(messageReceived(named, { text: `q${i}`, occurredAt: at(i * 1_000) }))!));
-    statements = 0;
+    counted.reset();
     const read = await store.conversation(`${named.pageId}:psid-1`);
-    expect(statements).toBe(1);
+    expect(counted.count()).toBe(1);
     expect(read.entries.map((e) => e.text)).toEqual(['q1', 'q2']);
     expect(read.customerFirstName).toBe('Ana');
     expect(await store.conversation(`${conversation().pageId}:psid-1`)).toEqual({ entries: [], customerFirstName: null });

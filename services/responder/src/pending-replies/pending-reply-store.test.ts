@@ -1,7 +1,7 @@
 import { createLogger } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
 import type { Database } from '@parley/persistence';
-import { createTestSchema, testDatabaseUrl } from '@parley/testing';
+import { countingStatements, createTestSchema, testDatabaseUrl } from '@parley/testing';
 import type { TestSchema } from '@parley/testing';
 import { migrations } from '../migrations.ts';
 import { T0, at, escalated, replyRequested, uniqueId } from '../test-fixtures.ts';
@@ -46,14 +46,14 @@ describe('pending replies in PostgreSQL', () => {
   });
 
   it('applies a new decision in three statements (mark and lock, read, save), and finds a duplicate in one', async () => {
-    let statements = 0;
-    const counted = createPendingReplyStore({ ...db, query: (...args: Parameters<Database['query']>) => (statements++, db.query(...args)) } as Database);
+    const counted = countingStatements(db);
+    const replies = createPendingReplyStore(counted.db);
     const request = replyRequested(conversation(), { triggerEventIds: ['m1'], assistantId: 'a1', replyAt: at(10_000) });
-    expect(await counted.apply(request, T0, publish)).toEqual([expect.objectContaining({ type: 'reply_scheduled' })]);
-    expect(statements).toBe(3);
-    statements = 0;
-    expect(await counted.apply(request, T0, publish)).toBe('duplicate');
-    expect(statements).toBe(1);
+    expect(await replies.apply(request, T0, publish)).toEqual([expect.objectContaining({ type: 'reply_scheduled' })]);
+    expect(counted.count()).toBe(3);
+    counted.reset();
+    expect(await replies.apply(request, T0, publish)).toBe('duplicate');
+    expect(counted.count()).toBe(1);
   });
 
   it('takes only due replies, and a taken reply is not taken again while leased', async () => {
