@@ -634,6 +634,26 @@ function report(input: {
     console.log(`| ${r.rate} | ${steady.includes(r) ? 'steady' : 'step'} | ${spans.map(cell).join(' | ')} |`);
   }
 
+  // The p99 of a 20 s phase at 50/s is its tenth-slowest answer: whether the slow ones are spread
+  // out (the machine is busy) or bunched (one stall) decides where to look.
+  const steadyParley = steady.find((r) => r.system === 'Parley');
+  if (steadyParley) {
+    const phaseStart = Math.min(...[...steadyParley.samples.values()].map((s) => s.t0));
+    const slowest = [...steadyParley.samples]
+      .map(([key, s]) => ({ key, s, total: (s.answer ?? Infinity) - s.t0 }))
+      .sort((a, b) => b.total - a.total)
+      .slice(0, Math.max(10, Math.ceil(steadyParley.sent / 50)));
+    console.log(`\n### The slowest answers of the steady ${RATE}/s phase: when (ms into the phase) and which hop took the time\n`);
+    console.log('| at ms | total ms | webhook → ingress | → rules | → responder | → outbound-sender | → first call | → answer sent |');
+    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const { key, s, total } of slowest.sort((a, b) => a.s.t0 - b.s.t0)) {
+      const m = input.marks.get(key);
+      const points = [s.t0, m?.inbound, m?.decision, m?.command, m?.stored, s.firstCall, s.answer];
+      const spans = points.slice(1).map((point, i) => (point === undefined || points[i] === undefined ? '' : fmt(point - points[i]!)));
+      console.log(`| ${fmt(s.t0 - phaseStart)} | ${fmt(total)} | ${spans.join(' | ')} |`);
+    }
+  }
+
   console.log('\n### CPU per answered message (ms), from the first message of a phase to the end of its drain\n');
   const phases = [...steady, ...steps].filter((r) => r.system === 'Parley');
   console.log(`| process | ${phases.map((r) => `${r.rate}/s ${steady.includes(r) ? 'steady' : 'step'}`).join(' | ')} |`);
