@@ -170,6 +170,9 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
   }).catch(abort);
   started.unshift(() => pages.stop());
   // Meta's echoes of what the Pages sent settle the parts whose delivery Meta did not confirm.
+  // Off the answer's path (the Send API's answer settles a part first, nearly always), and it reads
+  // every inbound event: its fetches are held for fuller batches (5.0–5.3 against 6.0–6.2 ms of
+  // this service's CPU per answer at 50/s, seventh session).
   const echoes = await startEventConsumer({
     kafka,
     publisher,
@@ -177,6 +180,7 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
     groupId: `${config.CONSUMER_GROUP_ID}.echoes`,
     topics: [TOPICS.inbound],
     fromBeginning: config.CONSUME_FROM_BEGINNING,
+    fetch: BACKGROUND_FETCH,
     handle: forAcceptedPages(createEchoHandler({
       db,
       ledger,

@@ -166,7 +166,9 @@ export async function startHarness(options: { env?: Record<string, string>; echo
       },
       { description: 'outbound-sender to consume its topics', timeoutMs: 60_000, intervalMs: 10 },
     );
-    // Its echo consumer: an echo of the sentinel send's (pending) part makes it sent.
+    // Its echo consumer: an echo of the sentinel send's (pending) part makes it sent, and makes the
+    // send due, which wakes a dispatcher to close it. Done when the send is closed: until then a
+    // test counting the dispatcher's looks could count that one.
     const [stored] = await sql<{ outbound_id: string }>('select outbound_id from sends where page_id = ? order by seq limit 1', [sentinelPage]);
     const outboundId = stored!.outbound_id;
     let echoes = 0;
@@ -177,7 +179,8 @@ export async function startHarness(options: { env?: Record<string, string>; echo
         return waitFor(
           async () => {
             const [part] = await sql<{ state: string }>('select state from send_parts where outbound_id = ? and part = 0', [outboundId]);
-            return part?.state === 'sent';
+            const [send] = await sql<{ status: string }>('select status from sends where outbound_id = ?', [outboundId]);
+            return part?.state === 'sent' && send?.status === 'sent';
           },
           { description: 'the service to apply a sentinel echo', timeoutMs: 3_000 },
         ).catch(() => false);
