@@ -79,4 +79,20 @@ export const migrations: Migration[] = [
        )`,
     ],
   },
+  {
+    // The shared outbox relay (@parley/outbox, which outbound-sender's was) keeps each row's event id
+    // beside it and sets aside rows it cannot read as events instead of failing on them for ever.
+    name: '0002_shared_outbox',
+    up: [
+      `alter table outbox add column event_id text`,
+      `update outbox set event_id = event ->> 'id'`,
+      `alter table outbox alter column event_id set not null`,
+      `create table outbox_rejected (
+         seq bigint primary key,
+         event jsonb not null,
+         error text not null,
+         rejected_at timestamptz not null default now()
+       )`,
+    ],
+  },
 ];

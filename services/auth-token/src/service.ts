@@ -17,7 +17,7 @@ import { mountPagesRoutes } from './connection/pages-routes.ts';
 import { startHealthScheduler } from './health/scheduler.ts';
 import { tokenRejectedHandler } from './health/token-rejected.ts';
 import { migrations } from './migrations.ts';
-import { startOutboxRelay } from './outbox.ts';
+import { startOutboxRelay } from '@parley/outbox';
 import { mountTokenRoutes } from './tokens/token-routes.ts';
 import { createTokenVault } from './tokens/vault.ts';
 
@@ -73,7 +73,7 @@ export async function startAuthToken(config: AuthTokenConfig, deps: AuthTokenDep
     logger,
     appId: config.META_APP_ID,
     now,
-    onEventsWritten: () => relay.nudge(),
+    onEventsWritten: () => relay.wake(),
     checkIntervalMs: config.TOKEN_CHECK_INTERVAL_MS,
     checkRetryMs: config.TOKEN_CHECK_RETRY_MS,
     expiryWarningMs: config.EXPIRY_WARNING_MS,
@@ -155,8 +155,7 @@ export async function startAuthToken(config: AuthTokenConfig, deps: AuthTokenDep
         await server.close();
         await consumer.stop();
         await scheduler.stop();
-        await relay.flush();
-        await relay.stop();
+        await relay.stop(); // publishes what the last work wrote
         await publisher.disconnect();
         if (!deps.graph) graph.shutdown();
         await db.close();

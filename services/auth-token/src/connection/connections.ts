@@ -7,7 +7,7 @@ import type { ConnectionStatus, ParleyEvent } from '@parley/contracts';
 import type { GraphApiClient } from '@parley/graph-api';
 import type { Logger } from '@parley/observability';
 import type { Database } from '@parley/persistence';
-import { appendToOutbox } from '../outbox.ts';
+import { appendToOutbox } from '@parley/outbox';
 import type { TokenVault } from '../tokens/vault.ts';
 import { ConnectionRefused, OWNED_BY_ANOTHER_ACCOUNT, decide, evolveAll, isOwnedByAnotherAccount, toPublished } from './connection.ts';
 import type { CheckFacts, Connection, ConnectionCommand, ConnectionEvent } from './connection.ts';

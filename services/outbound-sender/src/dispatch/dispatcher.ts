@@ -20,7 +20,7 @@ import type { ParleyEvent } from '@parley/contracts';
 import type { Logger } from '@parley/observability';
 import type { Database, Transaction } from '@parley/persistence';
 import type { Clock } from '../clock.ts';
-import { appendToOutbox } from '../outbox/outbox.ts';
+import { appendToOutbox } from '@parley/outbox';
 import { tokenApiSaysReconnect, tokenRejected, tokenReplaced } from '../page-connections/page-connection.ts';
 import type { PageConnection } from '../page-connections/page-connection.ts';
 import type { PageTokenProvider } from '../page-tokens/token-provider.ts';

@@ -26,7 +26,7 @@ import type { Logger, Registry } from '@parley/observability';
 import type { Database } from '@parley/persistence';
 import type { Clock } from '../clock.ts';
 import type { DispatchMetrics } from '../dispatch/metrics.ts';
-import { appendToOutbox } from '../outbox/outbox.ts';
+import { appendToOutbox } from '@parley/outbox';
 import type { Ledger } from '../scheduling/ledger.ts';
 import { sentEvent } from '../scheduling/outbound-events.ts';
 import { decideOnEcho, matchEcho } from './reconcile.ts';

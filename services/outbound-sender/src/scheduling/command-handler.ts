@@ -17,7 +17,7 @@ import type { ParleyEvent, EventOf } from '@parley/contracts';
 import type { Logger } from '@parley/observability';
 import type { Database, Transaction } from '@parley/persistence';
 import type { Clock } from '../clock.ts';
-import { appendToOutbox } from '../outbox/outbox.ts';
+import { appendToOutbox } from '@parley/outbox';
 import type { Ledger } from './ledger.ts';
 import { cancelledEvent, failedEvent, scheduledEvent } from './outbound-events.ts';
 import { commandFingerprint, isFinal, planSend } from './send.ts';

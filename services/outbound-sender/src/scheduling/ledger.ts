@@ -7,7 +7,7 @@ import type { PageConnection, PageStatus } from '../page-connections/page-connec
 import { unknownPage } from '../page-connections/page-connection.ts';
 import { requiredPartStates, targetPartState } from '../dispatch/part-state.ts';
 import type { PartTransition } from '../dispatch/part-state.ts';
-import { outboxInsert, outboxParameters } from '../outbox/outbox.ts';
+import { outboxInsert, outboxParameters } from '@parley/outbox';
 import type { DeferReason, PartState, Send, SendPart, SendStatus } from './send.ts';
 
 type SendRow = {

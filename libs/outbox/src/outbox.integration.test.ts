@@ -1,17 +1,15 @@
 // The outbox relay against real PostgreSQL. What the relay hands its publisher port is recorded
-// here; Kafka itself is covered by the service's tests (sending.integration.test.ts and others).
+// here; Kafka itself is covered by the services' tests (outbound-sender's sending tests, auth-token's
+// connection tests).
+import { createEvent, deterministicId } from '@parley/contracts';
 import type { ParleyEvent } from '@parley/contracts';
 import type { EventPublisher } from '@parley/messaging';
 import { createLogger } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
 import type { Database } from '@parley/persistence';
-import { countingStatements, createTestSchema, testDatabaseUrl, waitFor } from '@parley/testing';
+import { createTestSchema, testDatabaseUrl, waitFor } from '@parley/testing';
 import type { TestSchema } from '@parley/testing';
-import { migrations } from '../migrations.ts';
-import { createLedger } from '../scheduling/ledger.ts';
-import { planSend } from '../scheduling/send.ts';
-import { sendCommand } from '../test-support/commands.ts';
-import { appendToOutbox, startOutboxRelay } from './outbox.ts';
+import { OUTBOX_TABLES, appendToOutbox, startOutboxRelay } from './outbox.ts';
 
 const logger = createLogger({ service: 'outbox-test', level: 'silent' });
 let schema: TestSchema;
@@ -19,7 +17,7 @@ let db: Database;
 
 beforeAll(async () => {
   schema = await createTestSchema(testDatabaseUrl(), 'outbox');
-  db = await openDatabase({ databaseUrl: testDatabaseUrl(), schema: schema.schema, logger, migrations, poolSize: 4 });
+  db = await openDatabase({ databaseUrl: testDatabaseUrl(), schema: schema.schema, logger, migrations: [{ name: '0001_outbox', up: OUTBOX_TABLES }], poolSize: 4 });
 });
 afterAll(async () => {
   await db?.close();
@@ -36,7 +34,20 @@ function recordingPublisher(): EventPublisher & { published: ParleyEvent[] } {
   };
 }
 
-const events = (n: number) => Array.from({ length: n }, () => sendCommand({ pageId: 'page-outbox' }));
+let written = 0;
+/** Valid events, each of its own id (the relay checks every row it takes). */
+const events = (n: number): ParleyEvent[] =>
+  Array.from({ length: n }, () => {
+    written++;
+    return createEvent('messenger.read.received', {
+      id: deterministicId('outbox-test', schema.schema, written),
+      pageId: 'page-outbox',
+      conversationId: 'page-outbox:customer',
+      occurredAt: new Date(0),
+      recordedAt: new Date(0),
+      data: { channel: 'messenger', customer: { psid: 'customer' }, timestamp: written, standby: false, throttled: false, raw: {}, watermark: written },
+    });
+  });
 
 describe('the outbox relay', () => {
   it('publishes what it is woken for at once, in the order written, and whatever a full batch left behind without waiting for the poll', async () => {
@@ -173,45 +184,65 @@ describe('the outbox relay, woken while it works', () => {
   });
 });
 
-describe('a part move that writes its event in the same statement', () => {
-  it('writes the event only when the part moved, so an echo that settled the part first leaves no second event', async () => {
-    const ledger = createLedger(db);
-    const planned = planSend(sendCommand({ pageId: 'page-move', parts: [{ text: 'One.' }] }));
-    await db.transaction((tx) => ledger.insertSend(tx, planned.send, planned.parts, 'fingerprint'));
-    const id = planned.send.outboundId;
-    const event = sendCommand({ pageId: 'page-move' }); // any event: only its row matters here
-    const rowsOf = async () => (await db.query<{ event_id: string }>('select event_id from outbox where event_id = ?', [event.id])).length;
-
-    // Still pending, not sending: `accepted` does not apply, and nothing is written.
-    expect(await ledger.movePart(undefined, id, 0, 'accepted', { mid: 'm_1', now: new Date() }, [event])).toBe(false);
-    expect(await rowsOf()).toBe(0);
-
-    expect(await ledger.movePart(undefined, id, 0, 'claim', { now: new Date() })).toBe(true);
-    expect(await ledger.movePart(undefined, id, 0, 'accepted', { mid: 'm_1', now: new Date() }, [event])).toBe(true);
-    expect(await rowsOf()).toBe(1);
-    const [part] = (await ledger.partsAndCancellation(undefined, id)).parts;
-    expect(part).toMatchObject({ state: 'sent', mid: 'm_1' });
-
-    // Again (an echo's move raced it): the part is no longer `sending`; no second event.
-    expect(await ledger.movePart(undefined, id, 0, 'accepted', { mid: 'm_1', now: new Date() }, [event])).toBe(false);
-    expect(await rowsOf()).toBe(1);
+describe('the outbox relay, asked to flush or given a row that is not an event', () => {
+  it('flush publishes everything written before it and resolves only once the publisher has it', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const published: ParleyEvent[] = [];
+    // Kafka answers the first batch only when told: the loop's take is in flight, holding the lock.
+    let first = true;
+    const publisher: EventPublisher = {
+      publish: async (batch) => {
+        if (first) {
+          first = false;
+          await held;
+        }
+        published.push(...batch);
+      },
+      publishRaw: async () => undefined,
+      disconnect: async () => undefined,
+    };
+    const relay = startOutboxRelay({ db, publisher, logger, pollMs: 60_000 });
+    try {
+      const early = events(1);
+      await db.transaction((tx) => appendToOutbox(db, tx, early));
+      relay.wake();
+      const late = events(2);
+      await db.transaction((tx) => appendToOutbox(db, tx, late));
+      let flushed = false;
+      const flushing = relay.flush().then(() => (flushed = true));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(flushed).toBe(false); // the first batch is not acknowledged yet
+      release();
+      await flushing;
+      expect(published.map((e) => e.id)).toEqual([...early, ...late].map((e) => e.id));
+      expect(await db.query('select seq from outbox')).toEqual([]);
+    } finally {
+      release();
+      await relay.stop();
+    }
   });
-});
 
-describe('storing a send', () => {
-  it('stores the send and its parts in one statement, and a replay of its command stores nothing more', async () => {
-    const counted = countingStatements(db);
-    const ledger = createLedger(counted.db);
-    const planned = planSend(sendCommand({ pageId: 'page-store', parts: [{ text: 'One.' }, { text: 'Two.' }, { text: 'Three.' }] }));
-    const id = planned.send.outboundId;
-
-    expect(await db.transaction((tx) => ledger.insertSend(tx, planned.send, planned.parts, 'fingerprint-1'))).toBe(true);
-    expect(counted.count()).toBe(1);
-    const stored = await ledger.partsAndCancellation(undefined, id);
-    expect(stored.parts.map((p) => [p.index, p.state, p.content])).toEqual(planned.parts.map((p) => [p.index, 'pending', p.content]));
-
-    expect(await db.transaction((tx) => ledger.insertSend(tx, planned.send, planned.parts.slice(0, 1), 'fingerprint-2'))).toBe(false);
-    expect((await ledger.partsAndCancellation(undefined, id)).parts).toHaveLength(3);
-    expect(await ledger.fingerprintOf(undefined, id)).toBe('fingerprint-1');
+  it('sets a row that is not a valid event aside in outbox_rejected and publishes the rows around it', async () => {
+    const publisher = recordingPublisher();
+    const relay = startOutboxRelay({ db, publisher, logger, pollMs: 60_000 });
+    try {
+      const [before, after] = [events(1), events(1)];
+      await db.transaction(async (tx) => {
+        await appendToOutbox(db, tx, before);
+        await db.query(`insert into outbox (event_id, event) values ('broken', '{"type": "messenger.read.received", "id": "broken"}'::jsonb)`, [], tx);
+        await appendToOutbox(db, tx, after);
+      });
+      relay.wake();
+      await waitFor(() => publisher.published.length === 2, { description: 'the two valid events published', timeoutMs: 5_000 });
+      expect(publisher.published.map((e) => e.id)).toEqual([...before, ...after].map((e) => e.id));
+      const rejected = await db.query<{ event: { id: string }; error: string }>('select event, error from outbox_rejected');
+      expect(rejected).toHaveLength(1);
+      expect(rejected[0]!.event.id).toBe('broken');
+      expect(rejected[0]!.error).toMatch(/messenger\.read\.received/);
+      expect(await db.query('select seq from outbox')).toEqual([]);
+    } finally {
+      await relay.stop();
+    }
   });
 });

@@ -1,11 +1,33 @@
 // Transactional outbox: events are inserted in the same transaction as the state change they
 // describe, and a relay publishes them to Kafka in order, then deletes them. A crash after publishing
 // and before deleting publishes them again: their ids are deterministic, so consumers apply them once.
+// A crash before publishing loses nothing (the rows wait for the next start), and a change that
+// rolled back never publishes its events.
 import { parseEvent } from '@parley/contracts';
 import type { ParleyEvent } from '@parley/contracts';
 import type { EventPublisher } from '@parley/messaging';
 import type { Logger } from '@parley/observability';
 import type { Database, Transaction } from '@parley/persistence';
+
+/**
+ * The tables the outbox needs in a service's schema, for its migrations. (outbound-sender created
+ * these in its first migration, auth-token brought its older table to this shape in a later one.)
+ */
+export const OUTBOX_TABLES: ReadonlyArray<string> = [
+  `create table outbox (
+     seq bigserial primary key,
+     event_id text not null,
+     event jsonb not null,
+     created_at timestamptz not null default now()
+   )`,
+  // Outbox rows the relay could not read as events (a bug): kept for a person, never dropped.
+  `create table outbox_rejected (
+     seq bigint primary key,
+     event jsonb not null,
+     error text not null,
+     rejected_at timestamptz not null default now()
+   )`,
+];
 
 /**
  * The outbox rows of some events, in their order, as an `insert … select` tail: `from` names what
@@ -29,9 +51,11 @@ export async function appendToOutbox(db: Database, tx: Transaction | undefined, 
 }
 
 export type OutboxRelay = {
-  /** Publish now rather than at the next poll. */
+  /** Publish now rather than at the next poll (call it after a commit that wrote events). */
   wake(): void;
-  /** Stops after the batch in flight is published. */
+  /** Publishes everything written before the call, and resolves once Kafka has it. */
+  flush(): Promise<void>;
+  /** Stops after the batch in flight is published, then publishes what is left. */
   stop(): Promise<void>;
   /** How many times it has read the outbox (tests: a wake that finds nothing costs a transaction). */
   reads(): number;
@@ -145,23 +169,33 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       wakeUp?.();
     },
     reads: () => reads,
+    flush: drainNow,
     async stop() {
       running = false;
       wakeUp?.();
       await loop;
       // Publish what the last work wrote; whatever is left goes out after the next start.
-      try {
-        // Another replica's relay may hold the lock for a moment (bounded: it may be the one stuck).
-        for (let busy = 0; ; ) {
-          const handled = await relayBatch();
-          if (handled === 0 || (handled === 'busy' && ++busy > 100)) break;
-          if (handled === 'busy') await new Promise((resolve) => setTimeout(resolve, lockBusyRetryMs));
-        }
-      } catch (error) {
+      await drainNow().catch((error: unknown) => {
         log.warn({ err: error }, 'could not publish the whole outbox before stopping; the rest goes out after the next start');
-      }
+      });
     },
   };
+
+  /**
+   * Takes batches until one finds the outbox empty. Beside the loop, a take of its own: the lock
+   * lets one take run at a time, and one that finds it held waits a moment and tries again
+   * (bounded: the holder may be another replica that is stuck).
+   */
+  async function drainNow(): Promise<void> {
+    for (let busy = 0; ; ) {
+      const handled = await relayBatch();
+      if (handled === 0) return;
+      if (handled === 'busy') {
+        if (++busy > 100) throw new Error('the outbox stayed locked by another relay');
+        await sleep(lockBusyRetryMs);
+      }
+    }
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
