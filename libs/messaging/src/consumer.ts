@@ -57,8 +57,8 @@ const COMMIT_INTERVAL_MS = 200;
  * How long the broker holds a fetch while there is nothing to return. kafkajs's default is 5 s, and
  * a consumer waits for its fetch in flight before it stops or joins a rebalance: stopping a service
  * took 4.3–4.7 s (its command consumer's fetch; the consumers with BACKGROUND_FETCH stopped in
- * under 0.1 s), and a replica joining waited as long for every idle member to notice. 500 ms is the
- * Java client's default (`fetch.max.wait.ms`); an idle consumer asks twice a second.
+ * under 0.1 s), and an idle member heartbeats, so notices a rebalance, only between its fetches.
+ * 500 ms is the Java client's default (`fetch.max.wait.ms`); an idle consumer asks twice a second.
  */
 const IDLE_FETCH_WAIT_MS = 500;
 
