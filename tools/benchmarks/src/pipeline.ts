@@ -54,7 +54,7 @@ import type { RunningMetaSimulator } from '@parley/meta-simulator';
 import { createKafkaClient } from '@parley/messaging';
 import { createLogger } from '@parley/observability';
 import { deleteTestTopics, waitFor } from '@parley/testing';
-import { cpuMsOfPid, pidsMatching, postgresCpuMs } from './proc.ts';
+import { ageSecondsOf, cpuMsOfPid, pidsMatching, postgresCpuMs } from './proc.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const setting = (name: string, fallback: number): number => {
@@ -164,6 +164,9 @@ async function main(): Promise<void> {
   const simulator = { deliveryLogLimit: Math.ceil(maxPerPhase * 4) + 1_000, webhookOrder: WEBHOOK_ORDER } as const;
   const startedAt = new Date();
   const load = loadavg();
+  // A broker started minutes ago is still compiling its hot code: it cost 8.9–11.1 ms of CPU per
+  // answer in such runs against 4.3 warm (eighth session). The report says how old it was.
+  const brokerAgeS = Math.max(0, ...pidsMatching('kafka.Kafka').map((pid) => ageSecondsOf(pid) ?? 0));
 
   console.error(`[bench] starting Parley (6 services, LOG_LEVEL=${LOG_LEVEL})…`);
   const stack = await startStack({ name: 'bench', logLevel: LOG_LEVEL, simulator });
@@ -208,7 +211,7 @@ async function main(): Promise<void> {
     }
     const memoryAtEnd = [...parley.processes(), ...bottenderTarget.processes()].map(memoryOf);
     const marks = await readStageMarks(stack);
-    report({ startedAt, load, steady, steps, memoryAtRate, heapAtRate, memoryAtEnd, marks, benchRssMiB: process.memoryUsage().rss / 2 ** 20 });
+    report({ startedAt, load, brokerAgeS, steady, steps, memoryAtRate, heapAtRate, memoryAtEnd, marks, benchRssMiB: process.memoryUsage().rss / 2 ** 20 });
   } finally {
     if (bottender) {
       bottender.child.kill('SIGTERM');
@@ -568,6 +571,8 @@ const fmt = (ms: number): string => (Number.isFinite(ms) ? ms.toFixed(0) : '∞'
 function report(input: {
   startedAt: Date;
   load: number[];
+  /** Seconds the Kafka broker had been running when the benchmark started (0: not found). */
+  brokerAgeS: number;
   steady: PhaseResult[];
   steps: PhaseResult[];
   memoryAtRate: Memory[];
@@ -587,7 +592,8 @@ function report(input: {
 
   console.log(
     `\nMachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Node ${process.version}; ` +
-      `load average at start ${input.load.map((l) => l.toFixed(2)).join(' ')}; ${input.startedAt.toISOString()}`,
+      `load average at start ${input.load.map((l) => l.toFixed(2)).join(' ')}; ` +
+      `Kafka broker running for ${input.brokerAgeS > 0 ? `${(input.brokerAgeS / 60).toFixed(0)} min` : '? (not found)'} at start; ${input.startedAt.toISOString()}`,
   );
   console.log(
     `Traffic: every message a new customer on one of ${PAGES} Pages in turn, one of ${QUESTIONS.length} questions the knowledge answers; ` +

@@ -33,6 +33,15 @@ export function postgresCpuMs(): number {
   return backends.reduce((total, pid) => total + cpuMsOfPid(pid), 0) + [...postmasters].reduce((total, pid) => total + cpuMsOfPid(pid, { reapedChildren: true }), 0);
 }
 
+/** How long a process has been running, in seconds (null when it is gone). */
+export function ageSecondsOf(pid: number): number | null {
+  const fields = statOf(pid);
+  if (!fields) return null;
+  // starttime (field 22 of stat; index 19 here) is in clock ticks since boot.
+  const bootSeconds = Number(readFileSync('/proc/uptime', 'utf8').split(' ', 1)[0]);
+  return bootSeconds - Number(fields[19]) / CLOCK_TICKS_PER_SECOND;
+}
+
 /** Processes whose command line contains `needle` (PostgreSQL's backends come and go: summed at each reading). */
 export function pidsMatching(needle: string): number[] {
   const pids: number[] = [];
