@@ -24,11 +24,18 @@ afterAll(async () => {
   await schema?.drop();
 });
 
-function recordingPublisher(): EventPublisher & { published: ParleyEvent[] } {
+/**
+ * A publisher port that records what Kafka would have acknowledged. `beforeAck` plays the broker's
+ * side of one batch: it may hold it (await) or refuse it (throw; the batch is not recorded).
+ */
+function recordingPublisher(beforeAck?: (batch: ReadonlyArray<ParleyEvent>) => Promise<void>): EventPublisher & { published: ParleyEvent[] } {
   const published: ParleyEvent[] = [];
   return {
     published,
-    publish: async (events) => void published.push(...events),
+    publish: async (events) => {
+      await beforeAck?.(events);
+      published.push(...events);
+    },
     publishRaw: async () => undefined,
     disconnect: async () => undefined,
   };
@@ -158,15 +165,10 @@ describe('the outbox relay, woken while it works', () => {
 
   it('puts the rows back when Kafka refuses them, and publishes them once it accepts', async () => {
     let refuse = true;
-    const published: ParleyEvent[] = [];
-    const publisher: EventPublisher = {
-      publish: async (batch) => {
-        if (refuse) throw new Error('broker unavailable');
-        published.push(...batch);
-      },
-      publishRaw: async () => undefined,
-      disconnect: async () => undefined,
-    };
+    const publisher = recordingPublisher(async () => {
+      if (refuse) throw new Error('broker unavailable');
+    });
+    const { published } = publisher;
     const relay = startOutboxRelay({ db, publisher, logger, pollMs: 100 });
     try {
       const written = events(2);
@@ -188,20 +190,14 @@ describe('the outbox relay, asked to flush or given a row that is not an event',
   it('flush publishes everything written before it and resolves only once the publisher has it', async () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
-    const published: ParleyEvent[] = [];
     // Kafka answers the first batch only when told: the loop's take is in flight, holding the lock.
     let first = true;
-    const publisher: EventPublisher = {
-      publish: async (batch) => {
-        if (first) {
-          first = false;
-          await held;
-        }
-        published.push(...batch);
-      },
-      publishRaw: async () => undefined,
-      disconnect: async () => undefined,
-    };
+    const publisher = recordingPublisher(async () => {
+      if (!first) return;
+      first = false;
+      await held;
+    });
+    const { published } = publisher;
     const relay = startOutboxRelay({ db, publisher, logger, pollMs: 60_000 });
     try {
       const early = events(1);

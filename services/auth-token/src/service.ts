@@ -8,6 +8,7 @@ import { BACKGROUND_FETCH, createEventPublisher, createKafkaClient, isBrokerReac
 import { breakerReporter, createMetricsRegistry } from '@parley/observability';
 import type { Logger, Registry } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
+import { startOutboxRelay } from '@parley/outbox';
 import { createApiKeyAuthenticator } from './auth.ts';
 import { dialogUrlOf, redirectUriOf } from './config.ts';
 import type { AuthTokenConfig } from './config.ts';
@@ -17,7 +18,6 @@ import { mountPagesRoutes } from './connection/pages-routes.ts';
 import { startHealthScheduler } from './health/scheduler.ts';
 import { tokenRejectedHandler } from './health/token-rejected.ts';
 import { migrations } from './migrations.ts';
-import { startOutboxRelay } from '@parley/outbox';
 import { mountTokenRoutes } from './tokens/token-routes.ts';
 import { createTokenVault } from './tokens/vault.ts';
 

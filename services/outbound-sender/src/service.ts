@@ -9,6 +9,8 @@ import { BACKGROUND_FETCH, createEventPublisher, createKafkaClient, handlersOfMa
 import { breakerReporter, createMetricsRegistry } from '@parley/observability';
 import type { Logger, Registry } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
+import { startOutboxRelay } from '@parley/outbox';
+import type { OutboxRelay } from '@parley/outbox';
 import { systemClock } from './clock.ts';
 import type { Clock } from './clock.ts';
 import type { OutboundSenderConfig } from './config.ts';
@@ -16,8 +18,6 @@ import { startDispatcher } from './dispatch/dispatcher.ts';
 import type { Dispatcher } from './dispatch/dispatcher.ts';
 import { createDispatchMetrics } from './dispatch/metrics.ts';
 import { migrations } from './migrations.ts';
-import { startOutboxRelay } from '@parley/outbox';
-import type { OutboxRelay } from '@parley/outbox';
 import { createPageEventsHandler } from './page-connections/page-events-handler.ts';
 import { createEchoHandler, createEchoMetrics } from './reconciliation/echo-handler.ts';
 import { createPageTokenProvider } from './page-tokens/token-provider.ts';

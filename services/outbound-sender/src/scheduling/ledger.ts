@@ -3,11 +3,11 @@
 // page-connection.ts.
 import type { OutboundPart, ParleyEvent } from '@parley/contracts';
 import type { Database, Transaction } from '@parley/persistence';
+import { outboxInsert, outboxParameters } from '@parley/outbox';
 import type { PageConnection, PageStatus } from '../page-connections/page-connection.ts';
 import { unknownPage } from '../page-connections/page-connection.ts';
 import { requiredPartStates, targetPartState } from '../dispatch/part-state.ts';
 import type { PartTransition } from '../dispatch/part-state.ts';
-import { outboxInsert, outboxParameters } from '@parley/outbox';
 import type { DeferReason, PartState, Send, SendPart, SendStatus } from './send.ts';
 
 type SendRow = {
