@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createLogger } from '@parley/observability';
+import { createLogger, createMetricsRegistry } from '@parley/observability';
 import { MAX_PREPARED_STATEMENTS, positional, preparedStatementName } from './database.ts';
 import { openDatabase } from './index.ts';
 import type { Database, Transaction } from './index.ts';
@@ -166,5 +166,35 @@ describe('prepared statements', () => {
     const names = Array.from({ length: MAX_PREPARED_STATEMENTS + 10 }, (_, n) => preparedStatementName(`select id from notes where id in (${Array.from({ length: n + 1 }, (_v, i) => `$${i + 1}`).join(', ')})`, n + 1));
     expect(new Set(names.filter(Boolean)).size).toBeLessThanOrEqual(MAX_PREPARED_STATEMENTS);
     expect(names.at(-1)).toBeUndefined();
+  });
+});
+
+describe('round trips', () => {
+  const countsOf = async (registry: ReturnType<typeof createMetricsRegistry>, of: string) => {
+    const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === 'db_round_trips_total');
+    const values = (metric?.values ?? []) as Array<{ value: number; labels: Record<string, string> }>;
+    return Object.fromEntries(values.filter((v) => v.labels['schema'] === of).map((v) => [v.labels['kind'], v.value]));
+  };
+
+  it('counts statements, BEGIN, COMMIT and ROLLBACK per schema, not the migrations', async () => {
+    const registry = createMetricsRegistry('persistence-test');
+    const other = `${schema}_b`;
+    const counted = await openDatabase({ databaseUrl, schema, logger, migrations, metrics: registry });
+    const second = await openDatabase({ databaseUrl, schema: other, logger, migrations: [], metrics: registry });
+    try {
+      expect(await countsOf(registry, schema)).toEqual({});
+      await counted.query('select id from notes where id = ?', ['none']);
+      await counted.transaction(async (tx) => {
+        await counted.query('insert into notes (id, body) values (?, ?)', ['rt1', 'a'], tx);
+        await counted.query('select id from notes where id = ?', ['rt1'], tx);
+      });
+      await expect(counted.transaction(async () => Promise.reject(new Error('no')))).rejects.toThrow('no');
+      await second.query('select 1 as one where 1 = ?', [1]);
+      expect(await countsOf(registry, schema)).toEqual({ statement: 3, begin: 2, commit: 1, rollback: 1 });
+      expect(await countsOf(registry, other)).toEqual({ statement: 1 });
+    } finally {
+      await second.query(`drop schema if exists "${other}" cascade`);
+      await Promise.all([counted.close(), second.close()]);
+    }
   });
 });

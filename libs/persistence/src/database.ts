@@ -1,6 +1,7 @@
 import { MikroORM, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import type { EntityManager, EntitySchema } from '@mikro-orm/postgresql';
-import type { Logger } from '@parley/observability';
+import { Counter } from '@parley/observability';
+import type { Logger, Registry } from '@parley/observability';
 
 export type Migration = {
   /** Unique and ordered: `0001_create_pages`. Never rename or edit a migration that has shipped. */
@@ -24,6 +25,12 @@ export type DatabaseOptions = {
    * (PgBouncer before 1.21, or without `max_prepared_statements`).
    */
   preparedStatements?: boolean;
+  /**
+   * Where `db_round_trips_total` is counted (statements, BEGIN, COMMIT and ROLLBACK by schema): each is
+   * a round trip to PostgreSQL, the services' largest cost per event (docs/benchmarks.md), and the
+   * one number about it that does not move with the machine. Migrations are not counted.
+   */
+  metrics?: Registry;
 };
 
 /**
@@ -161,20 +168,27 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       await pool.releaseConnection(pg);
     }
   };
-  const query = <T>(sql: string, params?: unknown[], tx?: Transaction) => runQuery<T>(options.preparedStatements !== false, sql, params, tx);
+  const roundTrips = roundTripCounter(options.metrics, options.schema);
+  const query = <T>(sql: string, params?: unknown[], tx?: Transaction) => {
+    roundTrips.statement();
+    return runQuery<T>(options.preparedStatements !== false, sql, params, tx);
+  };
 
-  const transaction = async <T>(work: (tx: Transaction) => Promise<T>): Promise<T> => {
+  const transaction = async <T>(work: (tx: Transaction) => Promise<T>, counted = roundTrips): Promise<T> => {
     const connection = await pool.acquireConnection();
     const open: OpenTransaction = { connection, done: false };
     try {
+      counted.begin();
       await connection.query('BEGIN');
       const result = await work(asTransaction(open));
       open.done = true;
+      counted.commit();
       await connection.query('COMMIT');
       return result;
     } catch (error) {
       if (!open.done) {
         open.done = true;
+        counted.rollback();
         // A connection that cannot even roll back is not given to anyone else (knex destroys a
         // disposed connection instead of handing it out).
         await connection.query('ROLLBACK').catch((rollbackFailed: unknown) => (connection.__knex__disposed = rollbackFailed));
@@ -186,17 +200,38 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   };
 
   // Migrations run unnamed: they set their own search_path, which a prepared statement would keep.
-  await migrate(<T>(sql: string, params?: unknown[], tx?: Transaction) => runQuery<T>(false, sql, params, tx), transaction, options);
+  await migrate(<T>(sql: string, params?: unknown[], tx?: Transaction) => runQuery<T>(false, sql, params, tx), <T>(work: (tx: Transaction) => Promise<T>) => transaction(work, UNCOUNTED), options);
 
   return {
     orm,
     schema: options.schema,
     fork: () => orm.em.fork(),
     query,
-    transaction,
+    transaction: <T>(work: (tx: Transaction) => Promise<T>) => transaction(work),
     isReachable: () => orm.isConnected(),
     close: () => orm.close(true),
   };
+}
+
+type RoundTrips = Record<'statement' | 'begin' | 'commit' | 'rollback', () => void>;
+const UNCOUNTED: RoundTrips = { statement() {}, begin() {}, commit() {}, rollback() {} };
+const ROUND_TRIPS_METRIC = 'db_round_trips_total';
+
+/**
+ * Increments of `db_round_trips_total{schema, kind}`, bound once per kind (a labelled `inc` looks its
+ * child up on every call). One counter per registry: a process may open several schemas (the
+ * projection opens two), each its own series.
+ */
+function roundTripCounter(registry: Registry | undefined, schema: string): RoundTrips {
+  if (!registry) return UNCOUNTED;
+  const counter =
+    (registry.getSingleMetric(ROUND_TRIPS_METRIC) as Counter<'schema' | 'kind'> | undefined) ??
+    new Counter({ name: ROUND_TRIPS_METRIC, help: 'Round trips to PostgreSQL: statements, and BEGIN, COMMIT and ROLLBACK of transactions', labelNames: ['schema', 'kind'], registers: [registry] });
+  const bound = (kind: keyof RoundTrips) => {
+    const child = counter.labels({ schema, kind });
+    return () => child.inc();
+  };
+  return { statement: bound('statement'), begin: bound('begin'), commit: bound('commit'), rollback: bound('rollback') };
 }
 
 /** The connection behind a transaction handle (the handle is the open transaction itself, typed opaquely). */

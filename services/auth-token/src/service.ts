@@ -50,7 +50,7 @@ export async function startAuthToken(config: AuthTokenConfig, deps: AuthTokenDep
   breakers.watch('graph-api');
   const appSecret = config.META_APP_SECRET[0]!; // the newest secret signs our calls
 
-  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, logger, migrations, preparedStatements: config.DATABASE_PREPARED_STATEMENTS });
+  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, logger, migrations, preparedStatements: config.DATABASE_PREPARED_STATEMENTS, metrics });
   const vault = createTokenVault(config.TOKEN_ENCRYPTION_KEYS);
   const graph =
     deps.graph ??

@@ -55,6 +55,7 @@ export async function startConversationProjection(config: ProjectionConfig, deps
     entities: [AgentReplyEntity],
     poolSize: 3,
     preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
+    metrics,
   });
 
   const host = await startInboxHost({
@@ -68,6 +69,7 @@ export async function startConversationProjection(config: ProjectionConfig, deps
     consumerGroup: config.CONSUMER_GROUP,
     topics: config.PROJECTION_TOPICS,
     retireAfterMs: config.REBUILD_RETIRE_AFTER_MS,
+    metrics,
     poolSize: config.DB_POOL_SIZE,
     preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
     ...(deps.rebuildPollMs !== undefined ? { rebuildPollMs: deps.rebuildPollMs } : {}),

@@ -60,7 +60,7 @@ export async function startOutboundSender(config: OutboundSenderConfig, deps: Ou
   const clock = deps.clock ?? systemClock;
   const metrics = deps.metrics ?? createMetricsRegistry(SERVICE_NAME);
 
-  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, logger, migrations, poolSize: config.DISPATCH_CONCURRENCY * 2 + 8, preparedStatements: config.DATABASE_PREPARED_STATEMENTS });
+  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, logger, migrations, poolSize: config.DISPATCH_CONCURRENCY * 2 + 8, preparedStatements: config.DATABASE_PREPARED_STATEMENTS, metrics });
   const ledger = createLedger(db);
   const kafka = createKafkaClient({ brokers: config.KAFKA_BROKERS, clientId: SERVICE_NAME, logger, namespace: config.KAFKA_NAMESPACE ?? '' });
   const publisher = createEventPublisher({ kafka, logger });

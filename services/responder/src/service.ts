@@ -51,7 +51,7 @@ export async function startResponder(config: ResponderConfig, deps: ResponderDep
   };
 
   try {
-    const db: Database = await openDatabase({ databaseUrl: config.databaseUrl, schema: config.databaseSchema, logger, migrations, preparedStatements: config.databasePreparedStatements });
+    const db: Database = await openDatabase({ databaseUrl: config.databaseUrl, schema: config.databaseSchema, logger, migrations, preparedStatements: config.databasePreparedStatements, metrics });
     stops.push(() => db.close());
     const kafka = createKafkaClient({ brokers: config.kafkaBrokers, clientId: 'responder', logger, namespace: config.kafkaNamespace ?? '' });
     const publisher = createEventPublisher({ kafka, logger });

@@ -58,7 +58,7 @@ export async function startRules(config: RulesConfig, deps: RulesDeps): Promise<
   const registry = deps.metrics ?? createMetricsRegistry('rules');
   const metrics = createRulesMetrics(registry);
 
-  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, logger, migrations, preparedStatements: config.DATABASE_PREPARED_STATEMENTS });
+  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, logger, migrations, preparedStatements: config.DATABASE_PREPARED_STATEMENTS, metrics: registry });
   const store = createRulesStore(db);
   const kafka = createKafkaClient({ brokers: config.KAFKA_BROKERS, clientId: 'rules', logger , namespace: config.KAFKA_NAMESPACE ?? '' });
   const publisher = createEventPublisher({ kafka, logger });

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { EventPublisher, Kafka, RunningConsumer } from '@parley/messaging';
 import { BACKGROUND_FETCH, startBatchConsumer } from '@parley/messaging';
-import type { Logger } from '@parley/observability';
+import type { Logger, Registry } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
 import type { Database } from '@parley/persistence';
 import type { EvolveContext } from '../inbox/evolve.ts';
@@ -52,6 +52,8 @@ export type InboxHostOptions = {
   poolSize: number;
   /** DATABASE_PREPARED_STATEMENTS (see @parley/config); default true. */
   preparedStatements?: boolean;
+  /** Where each copy's database round trips are counted (`db_round_trips_total`). */
+  metrics?: Registry;
   /** How often to look at the pointer row (another replica may have switched). */
   pointerPollMs?: number;
   /** How often a rebuild compares its position with its targets. */
@@ -128,7 +130,7 @@ export async function startInboxHost(options: InboxHostOptions): Promise<InboxHo
   let switching = false;
 
   async function openInbox(schema: string, generation: number, bulkLoad = false): Promise<ActiveInbox> {
-    const db = await openDatabase({ databaseUrl: options.databaseUrl, schema, logger, migrations: inboxMigrations, poolSize: options.poolSize, preparedStatements: options.preparedStatements !== false });
+    const db = await openDatabase({ databaseUrl: options.databaseUrl, schema, logger, migrations: inboxMigrations, poolSize: options.poolSize, preparedStatements: options.preparedStatements !== false, metrics: options.metrics });
     const projector = createProjector({
       db,
       bulkLoad,
