@@ -106,6 +106,8 @@ type Target = {
   meta: RunningMetaSimulator;
   pages: string[];
   processes(): Array<{ name: string; pid: number | undefined }>;
+  /** Round trips to PostgreSQL so far, per process (Parley's services count them in `db_round_trips_total`). */
+  roundTrips(): Promise<RoundTrips[]>;
   /** Position in the simulator's Send API log up to which records have been looked at. */
   cursor: number;
   alive: boolean;
@@ -134,10 +136,15 @@ type PhaseResult = {
   wrongExamples: string[];
   /** CPU milliseconds each of the system's processes (and the broker and database) used per answered message, from sending to the end of the drain. */
   cpuMsPerAnswer: Array<{ name: string; ms: number }>;
+  /** Round trips to PostgreSQL per answered message, same span as the CPU. */
+  roundTripsPerAnswer: RoundTrips[];
   held: boolean;
   /** Per conversation: the webhook time, the first Send API call, the answer (for the stage breakdown). */
   samples: Map<string, { t0: number; firstCall: number | undefined; answer: number | undefined }>;
 };
+
+/** `statements` as sent by the code; `transactions` counts BEGIN and its COMMIT or ROLLBACK together, two round trips each. */
+type RoundTrips = { name: string; statements: number; transactions: number };
 
 type Memory = { name: string; hwmMiB: number; rssMiB: number };
 /** Where a service's memory is, from its /metrics (prom-client's process and Node.js metrics). */
@@ -185,13 +192,14 @@ async function main(): Promise<void> {
       meta: stack.meta,
       pages: parleyPages,
       processes: () => SERVICES.map(({ name }) => ({ name, pid: stack.pid(name as ServiceName) })),
+      roundTrips: () => roundTripsOf(stack),
       cursor: 0,
       alive: true,
     };
 
     bottender = await startBottender(stack, parleyPages[0]!);
     const bot = bottender;
-    const bottenderTarget: Target = { name: 'Bottender', meta: bot.meta, pages: bot.pages, processes: () => [{ name: 'bottender', pid: bot.child.pid }], cursor: 0, alive: true };
+    const bottenderTarget: Target = { name: 'Bottender', meta: bot.meta, pages: bot.pages, processes: () => [{ name: 'bottender', pid: bot.child.pid }], roundTrips: async () => [], cursor: 0, alive: true };
 
     for (const target of [parley, bottenderTarget]) await warmUp(target);
 
@@ -320,6 +328,7 @@ async function runPhase(target: Target, rate: number, seconds: number): Promise<
   const firstCalls = new Map<string, number>();
   const phaseStart = Date.now();
   const cpuBefore = cpuOf(target);
+  const roundTripsBefore = await target.roundTrips();
   const start = performance.now();
   let sent = 0;
   let page = 0;
@@ -365,6 +374,11 @@ async function runPhase(target: Target, rate: number, seconds: number): Promise<
   }
   const cpuAfter = cpuOf(target);
   const cpuMsPerAnswer = cpuAfter.map(({ name, ms }) => ({ name, ms: (ms - (cpuBefore.find((b) => b.name === name)?.ms ?? 0)) / Math.max(1, answered.size) }));
+  const roundTripsPerAnswer = (await target.roundTrips()).map(({ name, statements, transactions }) => {
+    const before = roundTripsBefore.find((b) => b.name === name);
+    const per = (now: number, then = 0) => (now - then) / Math.max(1, answered.size);
+    return { name, statements: per(statements, before?.statements), transactions: per(transactions, before?.transactions) };
+  });
   latencies.sort((a, b) => a - b);
   firstCallLatencies.sort((a, b) => a - b);
   const webhooks = await webhookStats(target, phaseStart);
@@ -387,6 +401,7 @@ async function runPhase(target: Target, rate: number, seconds: number): Promise<
     firstCallP50: percentile(firstCallLatencies, 0.5),
     wrongExamples: [...wrongExamples],
     cpuMsPerAnswer,
+    roundTripsPerAnswer,
     samples: new Map([...pending].map(([key, { t0 }]) => [key, { t0, firstCall: firstCalls.get(key), answer: answered.get(key)?.at }])),
     held: answered.size === sent && p99 < P99_LIMIT_MS,
   };
@@ -467,6 +482,25 @@ async function heapOf(stack: Stack): Promise<Heap[]> {
         externalMiB: value('nodejs_external_memory_bytes') / MiB,
         rssMiB: value('process_resident_memory_bytes') / MiB,
       };
+    }),
+  );
+}
+
+/**
+ * Each service's round trips to PostgreSQL so far, from `db_round_trips_total` on its /metrics (all
+ * of its schemas): a machine's speed moves the CPU per answer between runs, not these.
+ */
+async function roundTripsOf(stack: Stack): Promise<RoundTrips[]> {
+  return Promise.all(
+    SERVICES.map(async ({ name }) => {
+      const text = await fetch(`${stack.url(name as ServiceName)}/metrics`).then((r) => r.text()).catch(() => '');
+      const count = { statements: 0, transactions: 0 };
+      for (const [, labels, value] of text.matchAll(/^db_round_trips_total\{([^}]*)\} ([0-9.e+]+)$/gm)) {
+        const kind = /kind="([a-z]+)"/.exec(labels!)?.[1];
+        if (kind === 'statement') count.statements += Number(value);
+        else if (kind === 'begin') count.transactions += Number(value);
+      }
+      return { name, ...count };
     }),
   );
 }
@@ -667,6 +701,15 @@ function report(input: {
   for (const { name } of phases[0]?.cpuMsPerAnswer ?? []) {
     console.log(`| ${name} | ${phases.map((r) => (r.cpuMsPerAnswer.find((c) => c.name === name)?.ms ?? NaN).toFixed(1)).join(' | ')} |`);
   }
+  console.log('\n### Round trips to PostgreSQL per answered message: statements + transactions (each a BEGIN and a COMMIT or ROLLBACK)\n');
+  console.log(`| service | ${phases.map((r) => `${r.rate}/s ${steady.includes(r) ? 'steady' : 'step'}`).join(' | ')} |`);
+  console.log(`|---|${phases.map(() => '---:').join('|')}|`);
+  const roundTripCell = (rt: RoundTrips | undefined) => (rt ? `${rt.statements.toFixed(1)} + ${rt.transactions.toFixed(1)}` : '');
+  for (const { name } of phases[0]?.roundTripsPerAnswer ?? []) {
+    console.log(`| ${name} | ${phases.map((r) => roundTripCell(r.roundTripsPerAnswer.find((c) => c.name === name))).join(' | ')} |`);
+  }
+  const allRoundTrips = (r: PhaseResult) => r.roundTripsPerAnswer.reduce((sum, rt) => sum + rt.statements + 2 * rt.transactions, 0);
+  console.log(`| **all, in round trips** | ${phases.map((r) => allRoundTrips(r).toFixed(1)).join(' | ')} |`);
   const bottenderCpu = [...steady, ...steps].filter((r) => r.system === 'Bottender').map((r) => `${r.rate}/s: ${(r.cpuMsPerAnswer.find((c) => c.name === 'bottender')?.ms ?? NaN).toFixed(1)}`);
   console.log(`\nBottender's process, for comparison: ${bottenderCpu.join(', ')} ms per answer.`);
 
