@@ -56,6 +56,17 @@ describe('pending replies in PostgreSQL', () => {
     expect(counted.count()).toBe(1);
   });
 
+  it('finalizes an answered reply in one statement besides BEGIN and COMMIT', async () => {
+    const counted = countingStatements(db);
+    const replies = createPendingReplyStore(counted.db);
+    await replies.apply(replyRequested(conversation(), { triggerEventIds: ['m1'], assistantId: 'a1', replyAt: at(1_000) }), T0, publish);
+    const [claimed] = await replies.claimDue(at(1_000), 10, LEASE);
+    counted.reset();
+    expect(await replies.finalize(claimed!, async () => undefined)).toBe('done');
+    expect(counted.count()).toBe(1);
+    expect(await replies.get(claimed!.conversationId)).toBeNull();
+  });
+
   it('takes only due replies, and a taken reply is not taken again while leased', async () => {
     const who = conversation();
     await store.apply(replyRequested(who, { triggerEventIds: ['m1'], assistantId: 'a1', replyAt: at(10_000) }), T0, publish);

@@ -174,15 +174,17 @@ export function createPendingReplyStore(db: Database): PendingReplyStore {
 
     async finalize(reply, publish) {
       return db.transaction(async (tx) => {
-        const rows = await db.query<{ version: number }>('select version from pending_replies where conversation_id = ? for update', [reply.conversationId], tx);
-        if (rows.length === 0) return 'cancelled' as const;
-        if (rows[0]!.version !== reply.version) {
-          await db.query('update pending_replies set lease_until = null where conversation_id = ?', [reply.conversationId], tx);
-          return 'superseded' as const;
+        // The reply as it was claimed is deleted (and its row locked) before publishing: if
+        // publishing fails, the rollback brings it back. One statement in the usual case, where the
+        // lock and the version check were a select of their own.
+        const deleted = await db.query('delete from pending_replies where conversation_id = ? and version = ? returning version', [reply.conversationId, reply.version], tx);
+        if (deleted.length === 1) {
+          await publish();
+          return 'done' as const;
         }
-        await publish();
-        await db.query('delete from pending_replies where conversation_id = ?', [reply.conversationId], tx);
-        return 'done' as const;
+        // Not that version: an escalation removed it, or a new message merged into it (the merge gave it a new version).
+        const merged = await db.query('update pending_replies set lease_until = null where conversation_id = ? returning version', [reply.conversationId], tx);
+        return merged.length === 0 ? ('cancelled' as const) : ('superseded' as const);
       });
     },
 
