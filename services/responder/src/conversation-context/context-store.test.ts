@@ -34,15 +34,22 @@ describe('the conversation context in PostgreSQL', () => {
     expect((await store.conversation(`${who.pageId}:psid-1`)).entries.map((e) => e.text)).toEqual(['hello']);
   });
 
-  it('stores a message seen as an echo and as sent once, with the author outbound-sender gave it, in either order', async () => {
-    const store = createContextStore(db);
+  it('stores a message seen as an echo and as sent once, with the author outbound-sender gave it, in either order, a statement each', async () => {
+    const counted = countingStatements(db);
+    const store = createContextStore(counted.db);
     const who = conversation();
     const sent = messageSent(who, { text: 'We open at 9.', mid: 'm-1', author: 'assistant', occurredAt: at(1_000) });
     const echo = { ...contextEntryOf(sent)!, eventId: uniqueId('echo'), author: 'page' as const, source: 'echo' as const };
     await store.record(echo);
     await store.record(contextEntryOf(sent)!);
     await store.record(echo);
-    expect((await store.conversation(`${who.pageId}:psid-1`)).entries.map((e) => [e.author, e.text])).toEqual([['assistant', 'We open at 9.']]);
+    expect(counted.count()).toBe(3);
+    expect((await store.conversation(`${who.pageId}:psid-1`)).entries.map((e) => [e.author, e.text, e.source])).toEqual([['assistant', 'We open at 9.', 'outbound']]);
+    const other = conversation();
+    const sentFirst = messageSent(other, { text: 'Hi.', mid: 'm-2', author: 'agent', occurredAt: at(1_000) });
+    await store.record(contextEntryOf(sentFirst)!);
+    await store.record({ ...contextEntryOf(sentFirst)!, eventId: uniqueId('echo'), author: 'page' as const, source: 'echo' as const });
+    expect((await store.conversation(`${other.pageId}:psid-1`)).entries.map((e) => [e.author, e.text, e.source])).toEqual([['agent', 'Hi.', 'outbound']]);
   });
 
   it('keeps only the newest messages, oldest first, even when an old one arrives late', async () => {

@@ -14,8 +14,8 @@ export type ContextStore = {
    */
   record(entry: ContextEntry): Promise<void>;
   /**
-   * `record` for several entries, in order: one insert, the authors outbound-sender named, the trim
-   * (only of conversations past RECENT_MESSAGES).
+   * `record` for several entries, in order: one statement stores them and gives echoes stored
+   * earlier the authors outbound-sender named; a second trims, only conversations past RECENT_MESSAGES.
    * Not one transaction: each step is idempotent, so a crash between them is completed by the
    * redelivery, and BEGIN and COMMIT were two of the five round trips of every inbound message.
    */
@@ -42,15 +42,40 @@ type Row = {
   occurred_at: unknown;
 };
 
+/**
+ * The entries with each echo that outbound-sender's event about the same message (same conversation
+ * and mid) also names in the batch taking that event's author: whichever of the two is stored, it
+ * ends as recording them one at a time would leave it (the echo first, then corrected; or the
+ * event first, and the echo a duplicate).
+ */
+export function withOutboundAuthors(entries: ReadonlyArray<ContextEntry>): ReadonlyArray<ContextEntry> {
+  const key = (e: ContextEntry) => `${e.conversationId}\u0000${e.mid}`;
+  const authors = new Map(entries.filter((e) => e.source === 'outbound' && e.mid !== null).map((e) => [key(e), e.author]));
+  if (authors.size === 0) return entries;
+  return entries.map((e) => {
+    const author = e.source === 'echo' && e.mid !== null ? authors.get(key(e)) : undefined;
+    return author === undefined ? e : { ...e, author, source: 'outbound' as const };
+  });
+}
+
 export function createContextStore(db: Database): ContextStore {
-  const recordMany = async (entries: ReadonlyArray<ContextEntry>): Promise<void> => {
-    if (entries.length === 0) return;
+  const recordMany = async (given: ReadonlyArray<ContextEntry>): Promise<void> => {
+    if (given.length === 0) return;
+    const entries = withOutboundAuthors(given);
+    // `authored`: an echo stored before this statement learns its author from outbound-sender's
+    // event about the same mid (an echo in this batch already has it, withOutboundAuthors). It cannot
+    // see the rows `added` stores: every part of a statement reads the rows as they were before it.
     // No conflict target: a conflict on the event id or on the mid both mean "already known".
     // The insert also tells which conversations now hold more than RECENT_MESSAGES (the count in the
     // select is of the rows before this statement; `added`, of the rows it stored): only those are
     // trimmed. A conversation's first messages, most of them, cost one statement instead of two.
+    const authored = entries.filter((e) => e.source === 'outbound' && e.mid !== null);
     const overflowing = await db.query<{ conversation_id: string }>(
-      `with added as (
+      `with authored as (
+         update conversation_messages m set author = u.author, source = 'outbound'
+           from unnest(?::text[], ?::text[], ?::text[]) as u(conversation_id, mid, author)
+          where m.conversation_id = u.conversation_id and m.mid = u.mid and m.source = 'echo'
+       ), added as (
          insert into conversation_messages (event_id, conversation_id, page_id, author, text, attachments, postback, mid, source, occurred_at)
          select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::jsonb[], ?::jsonb[], ?::text[], ?::text[], ?::timestamptz[])
          on conflict do nothing
@@ -60,6 +85,9 @@ export function createContextStore(db: Database): ContextStore {
          from (select conversation_id, count(*) as stored from added group by conversation_id) a
         where a.stored + (select count(*) from conversation_messages m where m.conversation_id = a.conversation_id) > ?`,
       [
+        authored.map((e) => e.conversationId),
+        authored.map((e) => e.mid),
+        authored.map((e) => e.author),
         entries.map((e) => e.eventId),
         entries.map((e) => e.conversationId),
         entries.map((e) => e.pageId),
@@ -73,17 +101,6 @@ export function createContextStore(db: Database): ContextStore {
         RECENT_MESSAGES,
       ],
     );
-    // After the insert, so that an echo stored just now (in this batch or before) also learns
-    // its author from outbound-sender's event about the same mid.
-    const authored = entries.filter((e) => e.source === 'outbound' && e.mid !== null);
-    if (authored.length > 0) {
-      await db.query(
-        `update conversation_messages m set author = u.author, source = 'outbound'
-           from unnest(?::text[], ?::text[], ?::text[]) as u(conversation_id, mid, author)
-          where m.conversation_id = u.conversation_id and m.mid = u.mid and m.source = 'echo'`,
-        [authored.map((e) => e.conversationId), authored.map((e) => e.mid), authored.map((e) => e.author)],
-      );
-    }
     if (overflowing.length === 0) return;
     await db.query(
       `delete from conversation_messages where event_id in (
