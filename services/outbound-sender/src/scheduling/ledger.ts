@@ -86,6 +86,29 @@ function toPart(row: PartRow): SendPart {
   };
 }
 
+const SEND_COLUMNS = `outbound_id, page_id, account_id, conversation_id, customer_psid, customer_name, channel, comment_id,
+  author, purpose, messaging_type, tag, typing_indicator, agent_id, send_at, reply_window_closes_at, status,
+  next_attempt_at, deferred_reason, deferrals, command_event_id, correlation_id, command_fingerprint`;
+const SEND_PLACEHOLDERS = SEND_COLUMNS.split(',').map(() => '?').join(', ');
+
+function sendParameters(send: Send, fingerprint: string): unknown[] {
+  return [
+    send.outboundId, send.pageId, send.accountId, send.conversationId, send.customer.psid, send.customer.name, send.channel,
+    send.commentId, send.author, send.purpose, send.messagingType, send.tag, send.typingIndicator, send.agentId, send.sendAt,
+    send.replyWindowClosesAt, send.status, send.nextAttemptAt, send.deferredReason, send.deferrals, send.commandEventId,
+    send.correlationId, fingerprint,
+  ];
+}
+
+/** The parts of the send a `send` CTE inserted (none when it inserted nothing). */
+const PARTS_OF_SEND = `parts as (
+           insert into send_parts (outbound_id, part, content, state)
+           select send.outbound_id, p.part, p.content, p.state from send, unnest(?::int[], ?::jsonb[], ?::text[]) as p(part, content, state))`;
+
+function partParameters(parts: ReadonlyArray<SendPart>): unknown[] {
+  return [parts.map((part) => part.index), parts.map((part) => JSON.stringify(part.content)), parts.map((part) => part.state)];
+}
+
 export type Ledger = ReturnType<typeof createLedger>;
 
 export function createLedger(db: Database) {
@@ -97,27 +120,38 @@ export function createLedger(db: Database) {
     async insertSend(tx: Transaction, send: Send, parts: ReadonlyArray<SendPart>, fingerprint: string): Promise<boolean> {
       const inserted = await db.query(
         `with send as (
-           insert into sends (outbound_id, page_id, account_id, conversation_id, customer_psid, customer_name, channel, comment_id,
-             author, purpose, messaging_type, tag, typing_indicator, agent_id, send_at, reply_window_closes_at, status,
-             next_attempt_at, deferred_reason, deferrals, command_event_id, correlation_id, command_fingerprint)
-           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           insert into sends (${SEND_COLUMNS}) values (${SEND_PLACEHOLDERS})
            on conflict (outbound_id) do nothing
            returning outbound_id),
-         parts as (
-           insert into send_parts (outbound_id, part, content, state)
-           select send.outbound_id, p.part, p.content, p.state from send, unnest(?::int[], ?::jsonb[], ?::text[]) as p(part, content, state))
+         ${PARTS_OF_SEND}
          -- (PostgreSQL runs an insert in a WITH whether or not the query reads it.)
          select outbound_id from send`,
-        [
-          send.outboundId, send.pageId, send.accountId, send.conversationId, send.customer.psid, send.customer.name, send.channel,
-          send.commentId, send.author, send.purpose, send.messagingType, send.tag, send.typingIndicator, send.agentId, send.sendAt,
-          send.replyWindowClosesAt, send.status, send.nextAttemptAt, send.deferredReason, send.deferrals, send.commandEventId,
-          send.correlationId, fingerprint,
-          parts.map((part) => part.index), parts.map((part) => JSON.stringify(part.content)), parts.map((part) => part.state),
-        ],
+        [...sendParameters(send, fingerprint), ...partParameters(parts)],
         tx,
       );
       return inserted.length > 0;
+    },
+
+    /**
+     * A new send as most commands bring it, in one statement (no transaction needed): the send, its
+     * parts and `events` in the outbox, unless a cancellation of it for its Page came first
+     * ('cancelled_before': nothing is written, the caller stores it as cancelled) or the outboundId
+     * is already in the ledger ('duplicate').
+     */
+    async insertSendUnlessCancelled(send: Send, parts: ReadonlyArray<SendPart>, fingerprint: string, events: ReadonlyArray<ParleyEvent>): Promise<'stored' | 'duplicate' | 'cancelled_before'> {
+      const [row] = await db.query<{ stored: number; cancelled: number }>(
+        `with cancelled as (select 1 from cancellations where outbound_id = ? and page_id = ?),
+         send as (
+           insert into sends (${SEND_COLUMNS}) select ${SEND_PLACEHOLDERS} where not exists (select 1 from cancelled)
+           on conflict (outbound_id) do nothing
+           returning outbound_id),
+         ${PARTS_OF_SEND},
+         outboxed as (${outboxInsert('send')})
+         select (select count(*) from send)::int as stored, (select count(*) from cancelled)::int as cancelled`,
+        [send.outboundId, send.pageId, ...sendParameters(send, fingerprint), ...partParameters(parts), ...outboxParameters(events)],
+      );
+      if (row!.stored === 1) return 'stored';
+      return row!.cancelled === 1 ? 'cancelled_before' : 'duplicate';
     },
 
     async fingerprintOf(tx: Transaction | undefined, outboundId: string): Promise<string | null> {
