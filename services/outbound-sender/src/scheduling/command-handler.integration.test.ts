@@ -31,7 +31,7 @@ afterAll(async () => {
 let counted: Record<string, number> = {};
 async function roundTripsSinceLast(): Promise<Record<string, number>> {
   const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === 'db_round_trips_total');
-  const now = Object.fromEntries(((metric?.values ?? []) as Array<{ value: number; labels: Record<string, string> }>).map((v) => [v.labels['kind'], v.value]));
+  const now: Record<string, number> = Object.fromEntries(((metric?.values ?? []) as Array<{ value: number; labels: Record<string, string> }>).map((v) => [v.labels['kind'], v.value]));
   const since = Object.fromEntries(Object.entries(now).map(([kind, value]) => [kind, value - (counted[kind] ?? 0)]).filter(([, value]) => value !== 0));
   counted = now;
   return since;

@@ -1,7 +1,7 @@
 import type { ParleyEvent } from '@parley/contracts';
 import { firstOfEach } from '../decisions/inbound-handler.ts';
 import type { RulesStore } from '../store/store.ts';
-import { evolveConversation, initialConversation } from './conversation-state.ts';
+import { evolveConversation, seedOf } from './conversation-state.ts';
 import type { ConversationState } from './conversation-state.ts';
 
 /**
@@ -16,11 +16,10 @@ export function createConversationEventsHandler(deps: { store: RulesStore }): (e
     const relevant = events.filter(changesConversation);
     if (relevant.length === 0) return;
     await deps.store.transaction(async (tx) => {
-      const { fresh, conversations: locked } = await deps.store.markProcessedLoadingPagesLocking(tx, relevant, relevant.map((event) => event.conversationId));
+      const { fresh, conversations: locked } = await deps.store.markProcessedLoadingPagesLocking(tx, relevant, relevant.map(seedOf));
       const toApply = firstOfEach(relevant.filter((event) => fresh.has(event.id)));
       if (toApply.length === 0) return;
-      const seeds = toApply.map((event) => initialConversation({ conversationId: event.conversationId, pageId: event.pageId, channel: event.data.channel, customer: event.data.customer }));
-      const conversations = await deps.store.lockConversations(seeds, tx, locked);
+      const conversations = await deps.store.lockConversations(toApply.map(seedOf), tx, locked);
       const changed = new Map<string, ConversationState>();
       for (const event of toApply) {
         const conversation = conversations.get(event.conversationId)!;

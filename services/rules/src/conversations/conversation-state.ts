@@ -43,6 +43,11 @@ export type ConversationState = {
   recentMessages: RecentMessage[];
 };
 
+/** The state a conversation starts from, should this event (of it) be its first. */
+export function seedOf(event: { conversationId: string; pageId: string; data: { channel: Channel; customer: CustomerRef } }): ConversationState {
+  return initialConversation({ conversationId: event.conversationId, pageId: event.pageId, channel: event.data.channel, customer: event.data.customer });
+}
+
 export function initialConversation(fields: { conversationId: string; pageId: string; channel: Channel; customer: CustomerRef }): ConversationState {
   return {
     conversationId: fields.conversationId,

@@ -2,7 +2,7 @@ import type { ParleyEvent } from '@parley/contracts';
 import { RetriableError } from '@parley/messaging';
 import type { EventPublisher } from '@parley/messaging';
 import type { Logger } from '@parley/observability';
-import { evolveConversation, initialConversation } from '../conversations/conversation-state.ts';
+import { evolveConversation, seedOf } from '../conversations/conversation-state.ts';
 import type { ConversationState } from '../conversations/conversation-state.ts';
 import type { RulesMetrics } from '../metrics.ts';
 import { isKnownPage } from '../pages/page-state.ts';
@@ -49,7 +49,7 @@ export function createInboundHandler(deps: InboundHandlerDeps): (events: Readonl
     const relevant = events.filter((event): event is ConversationInbound & { conversationId: string } => changesConversation(event) && event.conversationId !== null);
     if (relevant.length === 0) return;
     const published = await deps.store.transaction(async (tx) => {
-      const { fresh, pages, conversations: locked } = await deps.store.markProcessedLoadingPagesLocking(tx, relevant, relevant.map((event) => event.conversationId));
+      const { fresh, pages, conversations: locked } = await deps.store.markProcessedLoadingPagesLocking(tx, relevant, relevant.map(seedOf));
       const toDecide = firstOfEach(relevant.filter((event) => fresh.has(event.id)));
       if (toDecide.length === 0) return [];
       const now = deps.clock();
@@ -58,8 +58,7 @@ export function createInboundHandler(deps: InboundHandlerDeps): (events: Readonl
           throw new RetriableError(`Page ${event.pageId} is not known yet; waiting for its page.connected`);
         }
       }
-      const seeds = toDecide.map((event) => initialConversation({ conversationId: event.conversationId, pageId: event.pageId, channel: event.data.channel, customer: event.data.customer }));
-      const conversations = await deps.store.lockConversations(seeds, tx, locked);
+      const conversations = await deps.store.lockConversations(toDecide.map(seedOf), tx, locked);
       const changed = new Map<string, ConversationState>();
       const outputs: RulesOutput[] = [];
       for (const event of toDecide) {

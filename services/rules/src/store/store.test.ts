@@ -2,7 +2,7 @@
 import { createLogger } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
 import type { Database } from '@parley/persistence';
-import { createTestSchema, testDatabaseUrl } from '@parley/testing';
+import { createTestSchema, testDatabaseUrl, waitFor } from '@parley/testing';
 import type { TestSchema } from '@parley/testing';
 import { initialConversation } from '../conversations/conversation-state.ts';
 import type { ConversationState } from '../conversations/conversation-state.ts';
@@ -47,7 +47,7 @@ describe('marking events processed, reading their Pages and locking their conver
     expect([...again.pages.keys()]).toEqual(['page-known']);
   });
 
-  it('gives the known conversations, locked until the transaction ends, and lockConversations creates the others without reading the known ones again', async () => {
+  it('gives the known conversations locked and the new ones created, all held until the transaction ends, and lockConversations reads none of them again', async () => {
     const known = { ...conversation('lock-known'), lastInboundAt: '2026-11-26T10:00:00.000Z' };
     await store.transaction(async (tx) => {
       await store.lockConversations([conversation('lock-known')], tx);
@@ -58,21 +58,54 @@ describe('marking events processed, reading their Pages and locking their conver
     const released = new Promise<void>((resolve) => (release = resolve));
     let marked!: (value: { conversations: Map<string, ConversationState>; all: Map<string, ConversationState> }) => void;
     const seen = new Promise<{ conversations: Map<string, ConversationState>; all: Map<string, ConversationState> }>((resolve) => (marked = resolve));
-    const holder = store.transaction(async (tx) => {
-      const { conversations } = await store.markProcessedLoadingPagesLocking(tx, [event], ['lock-known', 'lock-new']);
-      const all = await store.lockConversations([conversation('lock-new'), conversation('lock-known')], tx, conversations);
+    let statements = 0;
+    const counting = createRulesStore({ ...db, query: (...args: Parameters<Database['query']>) => (statements++, db.query(...args)) } as Database);
+    const holder = counting.transaction(async (tx) => {
+      const { conversations } = await counting.markProcessedLoadingPagesLocking(tx, [event], [conversation('lock-known'), conversation('lock-new'), conversation('lock-new')]);
+      const all = await counting.lockConversations([conversation('lock-new'), conversation('lock-known')], tx, conversations);
       marked({ conversations, all });
       await released;
     });
     const { conversations, all } = await seen;
-    expect([...conversations.keys()]).toEqual(['lock-known']);
+    expect(statements).toBe(1);
+    expect([...conversations.keys()].sort()).toEqual(['lock-known', 'lock-new']);
     expect(all.get('lock-known')).toEqual(known);
     expect(all.get('lock-new')).toEqual(conversation('lock-new'));
-    // Another transaction cannot take the known conversation while the batch holds it.
+    // Another transaction can neither take the known conversation nor see the new one while the batch holds them.
     await expect(db.query("select 1 from conversations where conversation_id = 'lock-known' for update nowait")).rejects.toThrow(/could not obtain lock/);
+    expect(await db.query("select 1 from conversations where conversation_id = 'lock-new'")).toHaveLength(0);
     release();
     await holder;
     expect(await db.query("select 1 from conversations where conversation_id = 'lock-known' for update nowait")).toHaveLength(1);
+    expect(await db.query("select state from conversations where conversation_id = 'lock-new'")).toEqual([{ state: conversation('lock-new') }]);
+  });
+
+  it('waits for a conversation another transaction is creating, and lockConversations locks it once that one commits', async () => {
+    const event = { id: 'race-event-1', type: 'messenger.message.received', pageId: 'page-s' };
+    let created!: () => void;
+    const isCreated = new Promise<void>((resolve) => (created = resolve));
+    let commit!: () => void;
+    const committing = new Promise<void>((resolve) => (commit = resolve));
+    const other = store.transaction(async (tx) => {
+      await store.lockConversations([{ ...conversation('race-new'), lastInboundAt: '2026-11-26T11:00:00.000Z' }], tx);
+      created();
+      await committing;
+    });
+    await isCreated;
+    const batch = store.transaction(async (tx) => {
+      const { conversations } = await store.markProcessedLoadingPagesLocking(tx, [event], [conversation('race-new')]);
+      return { first: conversations, all: await store.lockConversations([conversation('race-new')], tx, conversations) };
+    });
+    // The batch's statement waits on the other's insert (not merely started after it committed).
+    await waitFor(
+      async () => (await db.query("select 1 from pg_stat_activity where application_name = ? and wait_event_type = 'Lock' and query like '%created as%'", [`parley-${schema.schema}`])).length > 0,
+      { description: "the batch's statement waiting for the other transaction" },
+    );
+    commit();
+    await other;
+    const { first, all } = await batch;
+    expect(first.has('race-new')).toBe(false);
+    expect(all.get('race-new')).toEqual({ ...conversation('race-new'), lastInboundAt: '2026-11-26T11:00:00.000Z' });
   });
 });
 

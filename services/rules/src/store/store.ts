@@ -18,15 +18,16 @@ export type RulesStore = {
   loadPage(pageId: string, tx?: Transaction, lock?: boolean): Promise<PageState | null>;
   /**
    * markProcessed for many events (`fresh`: the ids recorded now; the others were already), the
-   * Pages of the events known here by id (read, not locked), and the known conversations among
-   * `conversationIds` locked in id order (as `lockConversations` locks them), in one statement: a
-   * batch's first round trip (it was two). `conversations` holds the known ones;
-   * `lockConversations` given them creates the rest.
+   * Pages of the events known here by id (read, not locked), and the conversations of `seeds`, the
+   * known ones locked in id order (as `lockConversations` locks them) and the new ones created from
+   * their seeds, in one statement: a batch's first round trip (it was three). `conversations`
+   * holds them all but one another transaction was creating at the same time, which
+   * `lockConversations` given them waits for.
    */
   markProcessedLoadingPagesLocking(
     tx: Transaction,
     events: ReadonlyArray<{ id: string; type: string; pageId: string }>,
-    conversationIds: ReadonlyArray<string>,
+    seeds: ReadonlyArray<ConversationState>,
   ): Promise<{ fresh: Set<string>; pages: Map<string, PageState>; conversations: Map<string, ConversationState> }>;
   savePage(page: PageState, tx: Transaction): Promise<void>;
   loadConversation(conversationId: string): Promise<ConversationState | null>;
@@ -84,21 +85,41 @@ export function createRulesStore(db: Database): RulesStore {
       return rows[0]?.state ?? null;
     },
 
-    async markProcessedLoadingPagesLocking(tx, events, conversationIds) {
+    async markProcessedLoadingPagesLocking(tx, events, seeds) {
       if (events.length === 0) return { fresh: new Set(), pages: new Map(), conversations: new Map() };
+      const unique = [...new Map(seeds.map((seed) => [seed.conversationId, seed])).values()];
+      // `created` cannot see what `locked` locks, nor `locked` what `created` stores (every part of a
+      // statement sees the rows as they were before it): a known conversation is locked, a new one
+      // created (and its own until the commit). One being created by another transaction at the same
+      // time is neither: the insert waits for that one and does nothing, and lockConversations locks it.
       const rows = await db.query<{ kind: 'event' | 'page' | 'conversation'; event_id: string | null; state: PageState | ConversationState | null }>(
         `with fresh as (
            insert into processed_events (event_id, event_type)
            select * from unnest(?::text[], ?::text[])
            on conflict (event_id) do nothing returning event_id),
          locked as (
-           select state from conversations where conversation_id = any(?::text[]) order by conversation_id for update)
+           select state from conversations where conversation_id = any(?::text[]) order by conversation_id for update),
+         created as (
+           insert into conversations (conversation_id, page_id, state, window_alert_closes_at)
+           select * from unnest(?::text[], ?::text[], ?::jsonb[], ?::timestamptz[])
+           on conflict (conversation_id) do nothing returning state)
          select 'event' as kind, event_id, null::jsonb as state from fresh
          union all
          select 'page', null, state from pages where page_id = any(?::text[])
          union all
-         select 'conversation', null, state from locked`,
-        [events.map((e) => e.id), events.map((e) => e.type), [...new Set(conversationIds)], [...new Set(events.map((e) => e.pageId))]],
+         select 'conversation', null, state from locked
+         union all
+         select 'conversation', null, state from created`,
+        [
+          events.map((e) => e.id),
+          events.map((e) => e.type),
+          unique.map((s) => s.conversationId),
+          unique.map((s) => s.conversationId),
+          unique.map((s) => s.pageId),
+          unique.map((s) => JSON.stringify(s)),
+          unique.map(pendingWindowAlertClosesAt),
+          [...new Set(events.map((e) => e.pageId))],
+        ],
         tx,
       );
       const fresh = new Set<string>();
