@@ -24,7 +24,7 @@ import type { Clock } from '../clock.ts';
 import { tokenApiSaysReconnect, tokenRejected, tokenReplaced } from '../page-connections/page-connection.ts';
 import type { PageConnection } from '../page-connections/page-connection.ts';
 import type { PageTokenProvider } from '../page-tokens/token-provider.ts';
-import type { Ledger } from '../scheduling/ledger.ts';
+import type { Claimed, Ledger } from '../scheduling/ledger.ts';
 import { cancelledEvent, deferredEvent, failedEvent, sentEvent, tokenRejectedEvent } from '../scheduling/outbound-events.ts';
 import type { Failure } from '../scheduling/outbound-events.ts';
 import type { DeferReason, Send, SendPart } from '../scheduling/send.ts';
@@ -182,7 +182,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
         now: clock.now(),
       });
       // A deferral announced (see `deferred`) is the only event this transaction writes.
-      return { release, wroteEvents: send.deferrals !== claimed.deferrals };
+      return { release, wroteEvents: send.deferrals !== claimed.send.deferrals };
     });
     if (!claim) return false;
     const { release } = claim;
@@ -272,16 +272,17 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
     if (events.length > 0) options.onEvents();
   }
 
-  async function work(tx: Transaction, claimed: Send): Promise<Release> {
-    let send = claimed;
-    let page = await ledger.page(undefined, send.pageId);
+  async function work(tx: Transaction, claimed: Claimed): Promise<Release> {
+    let send = claimed.send;
+    let page = claimed.page;
     const context = { outboundId: send.outboundId, pageId: send.pageId };
 
     // Each round settles a part or lets go of the send; the bound only guards against a bug looping.
     for (let round = 0; round < 1_000; round++) {
       const now = clock.now();
       if (!running) return { send: { ...send, nextAttemptAt: now } }; // stopping: still due, the next start picks it up
-      const { parts, cancellation: recorded } = await ledger.partsAndCancellation(undefined, send.outboundId);
+      // The first round's picture came with the claim; later rounds look again (an echo may have moved a part).
+      const { parts, cancellation: recorded } = round === 0 ? claimed : await ledger.partsAndCancellation(undefined, send.outboundId);
       const cancellation = recorded && recorded.pageId === send.pageId ? recorded : null;
       const step = decideNext({ send, parts, cancellation, page, now, reconcile: options.reconcile });
 

@@ -64,3 +64,64 @@ describe('storing a send', () => {
     expect(await ledger.fingerprintOf(undefined, id)).toBe('fingerprint-1');
   });
 });
+
+describe('claiming a due send', () => {
+  it('locks the send and reads its Page, its parts in order and its cancellation in the same statement; a locked send is not taken twice', async () => {
+    const counted = countingStatements(db);
+    const ledger = createLedger(counted.db);
+    const now = new Date();
+    const pageId = `page-claim-${now.getTime()}`;
+    // Due an hour ago: the oldest due send of this schema, so the first to be claimed.
+    const planned = planSend(sendCommand({ pageId, parts: [{ text: 'One.' }, { text: 'Two.' }], now: new Date(now.getTime() - 3_600_000) }));
+    await db.transaction((tx) => ledger.insertSend(tx, planned.send, planned.parts, 'fingerprint'));
+    await ledger.savePage(undefined, { pageId, accountId: 'account-claim', status: 'degraded', source: 'event', statusAt: now, rejectedTokenFingerprint: null }, now);
+    await ledger.movePart(undefined, planned.send.outboundId, 0, 'claim', { now });
+    await ledger.movePart(undefined, planned.send.outboundId, 0, 'accepted', { mid: 'm_claim', now });
+    await db.transaction((tx) => ledger.recordCancellation(tx, { outboundId: planned.send.outboundId, pageId, reason: 'escalated', eventId: 'cancel-claim' }));
+
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let taken!: (claimed: Awaited<ReturnType<typeof ledger.claimDue>>) => void;
+    const claimedFirst = new Promise<Awaited<ReturnType<typeof ledger.claimDue>>>((resolve) => (taken = resolve));
+    counted.reset();
+    const holder = db.transaction(async (tx) => {
+      taken(await ledger.claimDue(tx, now));
+      await released;
+    });
+    const claimed = await claimedFirst;
+    expect(counted.count()).toBe(1);
+    expect(claimed!.send).toMatchObject({ outboundId: planned.send.outboundId, pageId, status: 'scheduled' });
+    expect(claimed!.page).toMatchObject({ pageId, accountId: 'account-claim', status: 'degraded' });
+    expect(claimed!.parts.map((p) => [p.index, p.state, p.mid, p.content])).toEqual([
+      [0, 'sent', 'm_claim', { text: 'One.' }],
+      [1, 'pending', null, { text: 'Two.' }],
+    ]);
+    expect(claimed!.cancellation).toEqual({ reason: 'escalated', pageId });
+    // Another worker skips it while it is held (other tests' sends may be due; this one is not among them).
+    const other = await db.transaction((tx) => ledger.claimDue(tx, now));
+    expect(other?.send.outboundId).not.toBe(planned.send.outboundId);
+    release();
+    await holder;
+  });
+
+  it('gives a send of a Page not known here the unknown Page, no parts moved and no cancellation', async () => {
+    const ledger = createLedger(db);
+    const now = new Date();
+    const pageId = `page-claim-unknown-${now.getTime()}`;
+    const planned = planSend(sendCommand({ pageId, now: new Date(now.getTime() - 1_000) }));
+    await db.transaction((tx) => ledger.insertSend(tx, planned.send, planned.parts, 'fingerprint'));
+    // Claim until this one comes (other tests' sends may be due before it); each claim is let go.
+    let claimed: Awaited<ReturnType<typeof ledger.claimDue>> = null;
+    for (let i = 0; i < 50 && claimed?.send.outboundId !== planned.send.outboundId; i++) {
+      claimed = await db.transaction(async (tx) => {
+        const c = await ledger.claimDue(tx, now);
+        if (c && c.send.outboundId !== planned.send.outboundId) await ledger.updateSend(tx, c.send.outboundId, { status: 'sent', now });
+        return c;
+      });
+    }
+    expect(claimed!.send.outboundId).toBe(planned.send.outboundId);
+    expect(claimed!.page).toEqual({ pageId, accountId: null, status: 'unknown', source: 'event', statusAt: new Date(0), rejectedTokenFingerprint: null });
+    expect(claimed!.parts.map((p) => p.state)).toEqual(['pending']);
+    expect(claimed!.cancellation).toBeNull();
+  });
+});
