@@ -87,14 +87,6 @@ export function createProjector(options: ProjectorOptions): Projector {
   async function applyInTransaction(records: ReadonlyArray<ConsumedEvent>): Promise<ChunkResult> {
     return db.transaction(async (tx) => {
       const q = <T>(sql: string, params: unknown[] = []) => db.query<T>(sql, params, tx);
-      // Every statement here reads a handful of rows by index: starting parallel workers, or JIT-compiling
-      // a plan whose estimated cost looks high (a second per batch, measured), costs more than it saves.
-      // Sequential scans are off for the same reason: the tables grow from nothing (a new copy, a
-      // bulk load) faster than autovacuum's statistics follow, and on stale statistics PostgreSQL
-      // read all of `messages` twice per batch to find 1,000 rows by mid (200–250 ms a batch at
-      // 200,000 messages, growing with the table; seen with auto_explain in the benchmark).
-      // One statement for all three (each statement is a round trip and a parse: per batch, they add up).
-      await q("select set_config('max_parallel_workers_per_gather', '0', true), set_config('jit', 'off', true), set_config('enable_seqscan', 'off', true)");
       // The partitions' stored positions, locked in one order (another replica may hold some during a rebalance).
       const last = lastOffsets(records);
       const positions = [...last.keys()].sort().map((key) => ({ key, ...partitionOf(key) }));
@@ -140,13 +132,6 @@ export function createProjector(options: ProjectorOptions): Projector {
       // conversations: their locks, in one order, before anything is read. A profile changes its
       // conversation's summary, so it takes that conversation's lock too.
       const locked = [...new Set([...conversationIds, ...profiles.filter((p) => p.data.channel === 'messenger').map((p) => messengerConversationId(p.pageId, p.data.customer.psid))])].sort();
-      if (locked.length > 0) {
-        await q(
-          `with ids as materialized (select id from unnest(?::text[]) id order by id)
-           select count(pg_advisory_xact_lock(?, hashtext(id))) from ids`,
-          [pgTextArray(locked), lockNamespace],
-        );
-      }
       // A conversation's account comes from its Page's row, which a batch of another partition may be
       // writing at the same time (partitions are applied side by side): Page events take their Pages'
       // locks exclusively, conversation writes share them, so one always sees the other's rows. All
@@ -154,7 +139,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       // the conversations and then the exclusive one for a Page event of the same batch was an
       // upgrade, and two batches doing it on the same Page deadlocked (seen in the benchmark).
       const exclusivePages = new Set(pageEvents.map((e) => e.pageId));
-      await lockPages(q, [...new Set([...timeline.map((t) => t.event.pageId), ...exclusivePages])], exclusivePages);
+      await settingsAndLocks(q, locked, [...new Set([...timeline.map((t) => t.event.pageId), ...exclusivePages])], exclusivePages);
       if (conversationIds.length > 0) {
         const slices = await loadSlices(q, conversationIds, timeline.map((t) => t.event));
         const loaded = new Map(slices);
@@ -204,14 +189,28 @@ export function createProjector(options: ProjectorOptions): Projector {
     });
   }
 
-  /** The Pages' locks in one pass, in id order: exclusive for those in `exclusive`, shared for the rest. */
-  async function lockPages(q: Query, pageIds: string[], exclusive: ReadonlySet<string>): Promise<void> {
-    if (pageIds.length === 0) return;
-    const sorted = [...pageIds].sort();
+  /**
+   * One statement before a batch reads anything: the transaction's settings, then the conversations'
+   * locks (`conversationIds`, sorted), then the Pages' locks, each in id order: exclusive for those in
+   * `exclusive`, shared for the rest. (Three round trips before; the select list is evaluated left
+   * to right, so the order in which locks are taken stays the same for every batch.)
+   *
+   * The settings: every statement here reads a handful of rows by index. Starting parallel workers,
+   * or JIT-compiling a plan whose estimated cost looks high (a second per batch, measured), costs
+   * more than it saves. Sequential scans are off for the same reason: the tables grow from nothing
+   * (a new copy, a bulk load) faster than autovacuum's statistics follow, and on stale statistics
+   * PostgreSQL read all of `messages` twice per batch to find 1,000 rows by mid (200–250 ms a batch
+   * at 200,000 messages, growing with the table; seen with auto_explain in the benchmark).
+   */
+  async function settingsAndLocks(q: Query, conversationIds: string[], pageIds: string[], exclusive: ReadonlySet<string>): Promise<void> {
+    const pages = [...pageIds].sort();
     await q(
-      `with ids as materialized (select id, exclusive from unnest(?::text[], ?::boolean[]) as t(id, exclusive) order by id)
-       select count(case when exclusive then pg_advisory_xact_lock(?, hashtext(id))::text else pg_advisory_xact_lock_shared(?, hashtext(id))::text end) from ids`,
-      [pgTextArray(sorted), sorted.map((id) => exclusive.has(id)), pageLockNamespace, pageLockNamespace],
+      `with conversations as materialized (select id from unnest(?::text[]) id order by id),
+            pages as materialized (select id, exclusive from unnest(?::text[], ?::boolean[]) as t(id, exclusive) order by id)
+       select set_config('max_parallel_workers_per_gather', '0', true), set_config('jit', 'off', true), set_config('enable_seqscan', 'off', true),
+              (select count(pg_advisory_xact_lock(?, hashtext(id))) from conversations),
+              (select count(case when exclusive then pg_advisory_xact_lock(?, hashtext(id))::text else pg_advisory_xact_lock_shared(?, hashtext(id))::text end) from pages)`,
+      [pgTextArray(conversationIds), pgTextArray(pages), pages.map((id) => exclusive.has(id)), lockNamespace, pageLockNamespace, pageLockNamespace],
     );
   }
 
@@ -461,17 +460,30 @@ type Query = <T>(sql: string, params?: unknown[]) => Promise<T[]>;
 async function loadSlices(q: Query, conversationIds: string[], events: ReadonlyArray<TimelineEvent>): Promise<Map<string, ConversationSlice>> {
   const ids = pgTextArray(conversationIds);
   const slices = new Map(conversationIds.map((id) => [id, emptySlice(id)]));
-  const conversations = await q<{ id: string; state: ConversationState }>('select id, state from conversations where id = any(?::text[])', [ids]);
-  for (const row of conversations) slices.get(row.id)!.conversation = row.state;
-  const watermarks = await q<{ conversation_id: string; delivered: Watermarks['delivered']; read: Watermarks['read'] }>(
-    'select conversation_id, delivered, read from conversation_watermarks where conversation_id = any(?::text[])',
-    [ids],
+  // The conversations' states, watermarks and waiting events in one round trip (they were three);
+  // the messages need the waiting events' references, so they come second.
+  type StateRow =
+    | { kind: 'conversation'; conversation_id: string; doc: ConversationState; seq: null; waits_for: null; event_id: null }
+    | { kind: 'watermarks'; conversation_id: string; doc: Watermarks; seq: null; waits_for: null; event_id: null }
+    | { kind: 'pending'; conversation_id: string; doc: ParleyEvent; seq: string; waits_for: string; event_id: string };
+  const states = await q<StateRow>(
+    `select 'conversation' as kind, id as conversation_id, state as doc, null::bigint as seq, null::text as waits_for, null::text as event_id
+       from conversations where id = any(?::text[])
+     union all
+     select 'watermarks', conversation_id, jsonb_build_object('delivered', delivered, 'read', read), null, null, null
+       from conversation_watermarks where conversation_id = any(?::text[])
+     union all
+     select 'pending', conversation_id, event, seq, waits_for, event_id from pending_events where conversation_id = any(?::text[])`,
+    [ids, ids, ids],
   );
-  for (const row of watermarks) slices.get(row.conversation_id)!.watermarks = { delivered: row.delivered, read: row.read };
-  const pending = await q<{ conversation_id: string; waits_for: string; event_id: string; event: ParleyEvent }>(
-    'select conversation_id, waits_for, event_id, event from pending_events where conversation_id = any(?::text[]) order by seq',
-    [ids],
-  );
+  const pending: Array<{ conversation_id: string; waits_for: string; event_id: string; event: ParleyEvent; seq: bigint }> = [];
+  for (const row of states) {
+    if (row.kind === 'conversation') slices.get(row.conversation_id)!.conversation = row.doc;
+    else if (row.kind === 'watermarks') slices.get(row.conversation_id)!.watermarks = row.doc;
+    else pending.push({ conversation_id: row.conversation_id, waits_for: row.waits_for, event_id: row.event_id, event: row.doc, seq: BigInt(row.seq) });
+  }
+  // In the order they were stored (a union promises no order).
+  pending.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
   const pendingBySlice = new Map<string, PendingEntry[]>();
   for (const row of pending) {
     const list = pendingBySlice.get(row.conversation_id) ?? [];
