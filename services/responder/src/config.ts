@@ -27,6 +27,8 @@ export const responderEnv = {
   CONTEXT_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(5_000),
   MAX_MESSAGE_CHARS: z.coerce.number().int().min(MIN_PART_CHARS).max(MESSENGER_TEXT_LIMIT - 1).default(320),
   MAX_MESSAGE_PARTS: z.coerce.number().int().min(2).max(20).default(5),
+  /** How long an assistant read for an answer is reused; another replica's change shows within it. 0: read for every answer. */
+  ASSISTANT_CACHE_MS: z.coerce.number().int().min(0).max(300_000).default(5_000),
 };
 
 export type ResponderEnv = z.infer<z.ZodObject<typeof responderEnv>>;
@@ -57,6 +59,8 @@ export type ResponderConfig = {
   maxReplyLatenessMs: number;
   contextWaitMs: number;
   shape: ShapeOptions;
+  /** ASSISTANT_CACHE_MS; unset: every answer reads its assistant. */
+  assistantCacheMs?: number;
 };
 
 export function toResponderConfig(parsed: ResponderEnv, apiKeyRefs: ApiKeyRefs): ResponderConfig {
@@ -78,6 +82,7 @@ export function toResponderConfig(parsed: ResponderEnv, apiKeyRefs: ApiKeyRefs):
     llmTimeoutMs: parsed.LLM_TIMEOUT_MS,
     allowPrivateNetwork: parsed.LLM_ALLOW_PRIVATE_NETWORK,
     maxReplyLatenessMs: parsed.MAX_REPLY_LATENESS_MS,
+    assistantCacheMs: parsed.ASSISTANT_CACHE_MS,
     contextWaitMs: parsed.CONTEXT_WAIT_MS,
     shape,
   };

@@ -8,7 +8,7 @@ import { openDatabase } from '@parley/persistence';
 import type { Database } from '@parley/persistence';
 import { createAnswerer } from './answering/answerer.ts';
 import { createChatCompletionsClient } from './answering/chat-completions.ts';
-import { createAssistantStore } from './assistants/assistant-store.ts';
+import { createAssistantStore, withCachedGet } from './assistants/assistant-store.ts';
 import { mountAssistantRoutes } from './assistants/routes.ts';
 import { createSecretBox } from './assistants/secrets.ts';
 import type { ResponderConfig } from './config.ts';
@@ -57,7 +57,7 @@ export async function startResponder(config: ResponderConfig, deps: ResponderDep
     const publisher = createEventPublisher({ kafka, logger });
     stops.push(() => publisher.disconnect());
 
-    const assistants = createAssistantStore(db);
+    const assistants = withCachedGet(createAssistantStore(db), { ttlMs: config.assistantCacheMs ?? 0 });
     const context = createContextStore(db);
     const pageAccounts = createPageAccounts(db);
     const replies = createPendingReplyStore(db);

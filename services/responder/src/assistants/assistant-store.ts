@@ -86,3 +86,56 @@ export function createAssistantStore(db: Database): AssistantStore {
     },
   };
 }
+
+/** At most this many assistants are remembered; past it the oldest entry goes first. */
+const CACHED_ASSISTANTS = 10_000;
+
+/**
+ * `store`, with `get` (read for every answer) answered from memory for up to `ttlMs` after it was
+ * read: one round trip less per answer. This process's own writes forget the assistant at once; a
+ * change made through another replica is seen within `ttlMs`. `ttlMs` 0: every `get` reads.
+ */
+export function withCachedGet(store: AssistantStore, options: { ttlMs: number; now?: () => number }): AssistantStore {
+  if (options.ttlMs <= 0) return store;
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, { readAt: number; assistant: Assistant | null }>();
+  // A read that a write of this process overlapped may hold what was there before the write: it is
+  // returned, not remembered (`writes` counts the writes so far).
+  let writes = 0;
+  const forget = (id: string) => {
+    writes++;
+    cache.delete(id);
+  };
+  return {
+    ...store,
+    async get(id) {
+      const cached = cache.get(id);
+      if (cached && now() - cached.readAt < options.ttlMs) return cached.assistant;
+      const readAt = now();
+      const writesBefore = writes;
+      const assistant = await store.get(id);
+      if (writes !== writesBefore) return assistant;
+      cache.delete(id);
+      if (cache.size >= CACHED_ASSISTANTS) cache.delete(cache.keys().next().value!);
+      cache.set(id, { readAt, assistant });
+      return assistant;
+    },
+    async insert(assistant) {
+      forget(assistant.id);
+      await store.insert(assistant);
+      forget(assistant.id);
+    },
+    async update(assistant) {
+      forget(assistant.id);
+      const updated = await store.update(assistant);
+      forget(assistant.id);
+      return updated;
+    },
+    async delete(accountId, id) {
+      forget(id);
+      const deleted = await store.delete(accountId, id);
+      forget(id);
+      return deleted;
+    },
+  };
+}
