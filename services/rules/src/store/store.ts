@@ -87,7 +87,9 @@ export function createRulesStore(db: Database): RulesStore {
 
     async markProcessedLoadingPagesLocking(tx, events, seeds) {
       if (events.length === 0) return { fresh: new Set(), pages: new Map(), conversations: new Map() };
-      const unique = [...new Map(seeds.map((seed) => [seed.conversationId, seed])).values()];
+      // In id order, for the inserts as for the locks: two transactions creating the same new
+      // conversations in different orders would each wait for the other.
+      const unique = [...new Map(seeds.map((seed) => [seed.conversationId, seed])).values()].sort((a, b) => (a.conversationId < b.conversationId ? -1 : 1));
       // `created` cannot see what `locked` locks, nor `locked` what `created` stores (every part of a
       // statement sees the rows as they were before it): a known conversation is locked, a new one
       // created (and its own until the commit). One being created by another transaction at the same
