@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createLogger, createMetricsRegistry } from '@parley/observability';
 import { MAX_PREPARED_STATEMENTS, positional, preparedStatementName } from './database.ts';
-import { openDatabase } from './index.ts';
+import { openDatabase, roundTripsCounted } from './index.ts';
 import type { Database, Transaction } from './index.ts';
 
 const databaseUrl = process.env['DATABASE_URL'];
@@ -170,19 +170,13 @@ describe('prepared statements', () => {
 });
 
 describe('round trips', () => {
-  const countsOf = async (registry: ReturnType<typeof createMetricsRegistry>, of: string) => {
-    const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === 'db_round_trips_total');
-    const values = (metric?.values ?? []) as Array<{ value: number; labels: Record<string, string> }>;
-    return Object.fromEntries(values.filter((v) => v.labels['schema'] === of).map((v) => [v.labels['kind'], v.value]));
-  };
-
   it('counts statements, BEGIN, COMMIT and ROLLBACK per schema, not the migrations', async () => {
     const registry = createMetricsRegistry('persistence-test');
     const other = `${schema}_b`;
     const counted = await openDatabase({ databaseUrl, schema, logger, migrations, metrics: registry });
     const second = await openDatabase({ databaseUrl, schema: other, logger, migrations: [], metrics: registry });
     try {
-      expect(await countsOf(registry, schema)).toEqual({});
+      expect(await roundTripsCounted(registry, schema)).toEqual({});
       await counted.query('select id from notes where id = ?', ['none']);
       await counted.transaction(async (tx) => {
         await counted.query('insert into notes (id, body) values (?, ?)', ['rt1', 'a'], tx);
@@ -190,8 +184,8 @@ describe('round trips', () => {
       });
       await expect(counted.transaction(async () => Promise.reject(new Error('no')))).rejects.toThrow('no');
       await second.query('select 1 as one where 1 = ?', [1]);
-      expect(await countsOf(registry, schema)).toEqual({ statement: 3, begin: 2, commit: 1, rollback: 1 });
-      expect(await countsOf(registry, other)).toEqual({ statement: 1 });
+      expect(await roundTripsCounted(registry, schema)).toEqual({ statement: 3, begin: 2, commit: 1, rollback: 1 });
+      expect(await roundTripsCounted(registry, other)).toEqual({ statement: 1 });
     } finally {
       await second.query(`drop schema if exists "${other}" cascade`);
       await Promise.all([counted.close(), second.close()]);

@@ -234,6 +234,21 @@ function roundTripCounter(registry: Registry | undefined, schema: string): Round
   return { statement: bound('statement'), begin: bound('begin'), commit: bound('commit'), rollback: bound('rollback') };
 }
 
+/**
+ * What `db_round_trips_total` in `registry` has counted so far, by kind (kinds not seen are absent):
+ * of `schema`, or of all the registry's schemas added up.
+ */
+export async function roundTripsCounted(registry: Registry, schema?: string): Promise<Partial<Record<keyof RoundTrips, number>>> {
+  const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === ROUND_TRIPS_METRIC);
+  const counts: Partial<Record<keyof RoundTrips, number>> = {};
+  for (const { value, labels } of (metric?.values ?? []) as Array<{ value: number; labels: Record<string, string> }>) {
+    if (schema !== undefined && labels['schema'] !== schema) continue;
+    const kind = labels['kind'] as keyof RoundTrips;
+    counts[kind] = (counts[kind] ?? 0) + value;
+  }
+  return counts;
+}
+
 /** The connection behind a transaction handle (the handle is the open transaction itself, typed opaquely). */
 function opened(tx: Transaction): OpenTransaction {
   return tx as unknown as OpenTransaction;

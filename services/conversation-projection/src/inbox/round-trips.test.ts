@@ -3,7 +3,7 @@
 import type { ParleyEvent } from '@parley/contracts';
 import type { ConsumedEvent } from '@parley/messaging';
 import { createMetricsRegistry } from '@parley/observability';
-import { openDatabase } from '@parley/persistence';
+import { openDatabase, roundTripsCounted } from '@parley/persistence';
 import type { Database } from '@parley/persistence';
 import { createTestSchema, testDatabaseUrl } from '@parley/testing';
 import type { TestSchema } from '@parley/testing';
@@ -33,8 +33,7 @@ const apply = (events: ParleyEvent[]) =>
   projector.applyBatch({ topic: 'test', partition: 0, events: events.map((event): ConsumedEvent => ({ topic: 'test', partition: 0, offset: String(offset++), event, headers: {} })) });
 
 async function roundTrips(): Promise<number> {
-  const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === 'db_round_trips_total');
-  return ((metric?.values ?? []) as Array<{ value: number }>).reduce((sum, v) => sum + v.value, 0);
+  return Object.values(await roundTripsCounted(registry)).reduce((sum, n) => sum + n, 0);
 }
 
 describe('the projector against PostgreSQL', () => {

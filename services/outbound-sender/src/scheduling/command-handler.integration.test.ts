@@ -2,7 +2,7 @@
 // many round trips (db_round_trips_total).
 import { createLogger, createMetricsRegistry } from '@parley/observability';
 import type { Registry } from '@parley/observability';
-import { openDatabase } from '@parley/persistence';
+import { openDatabase, roundTripsCounted } from '@parley/persistence';
 import type { Database } from '@parley/persistence';
 import { createTestSchema, testDatabaseUrl } from '@parley/testing';
 import type { TestSchema } from '@parley/testing';
@@ -30,8 +30,7 @@ afterAll(async () => {
 /** Round trips since the last call, by kind. */
 let counted: Record<string, number> = {};
 async function roundTripsSinceLast(): Promise<Record<string, number>> {
-  const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === 'db_round_trips_total');
-  const now: Record<string, number> = Object.fromEntries(((metric?.values ?? []) as Array<{ value: number; labels: Record<string, string> }>).map((v) => [v.labels['kind'], v.value]));
+  const now: Record<string, number> = await roundTripsCounted(registry);
   const since = Object.fromEntries(Object.entries(now).map(([kind, value]) => [kind, value - (counted[kind] ?? 0)]).filter(([, value]) => value !== 0));
   counted = now;
   return since;

@@ -114,8 +114,7 @@ const SEND_COLUMNS = `outbound_id, page_id, account_id, conversation_id, custome
   author, purpose, messaging_type, tag, typing_indicator, agent_id, send_at, reply_window_closes_at, status,
   next_attempt_at, deferred_reason, deferrals, command_event_id, correlation_id, command_fingerprint`;
 const SEND_PLACEHOLDERS = SEND_COLUMNS.split(',').map(() => '?').join(', ');
-const SEND_COLUMNS_OF_S = SEND_COLUMNS.split(',').map((column) => `s.${column.trim()}`).join(', ');
-const SEND_COLUMNS_OF_CLAIMED = SEND_COLUMNS.split(',').map((column) => `claimed.${column.trim()}`).join(', ');
+const sendColumnsOf = (alias: string) => SEND_COLUMNS.split(',').map((column) => `${alias}.${column.trim()}`).join(', ');
 
 function sendParameters(send: Send, fingerprint: string): unknown[] {
   return [
@@ -205,7 +204,7 @@ export function createLedger(db: Database) {
       // round trips). In a CTE, so that only the claimed send's parts are gathered.
       const [row] = await db.query<SendRow & PageColumns & { parts: PartRow[]; cancel_reason: string | null; cancel_page_id: string | null }>(
         `with claimed as (
-           select ${SEND_COLUMNS_OF_S} from sends s
+           select ${sendColumnsOf('s')} from sends s
             where s.status in ('scheduled', 'held') and s.next_attempt_at <= ?
               and not exists (
                 select 1 from sends e
@@ -214,7 +213,7 @@ export function createLedger(db: Database) {
             order by s.next_attempt_at, s.seq
             limit 1
             for no key update of s skip locked)
-         select ${SEND_COLUMNS_OF_CLAIMED}, p.page_id as known_page_id, p.account_id as page_account_id, p.status as page_status, p.source as page_source,
+         select ${sendColumnsOf('claimed')}, p.page_id as known_page_id, p.account_id as page_account_id, p.status as page_status, p.source as page_source,
                 p.status_at as page_status_at, p.rejected_token_fingerprint as page_rejected_token_fingerprint,
                 c.reason as cancel_reason, c.page_id as cancel_page_id,
                 (select coalesce(json_agg(json_build_object('part', sp.part, 'content', sp.content, 'state', sp.state, 'mid', sp.mid,

@@ -48,7 +48,7 @@ type Row = {
  * ends as recording them one at a time would leave it (the echo first, then corrected; or the
  * event first, and the echo a duplicate).
  */
-export function withOutboundAuthors(entries: ReadonlyArray<ContextEntry>): ReadonlyArray<ContextEntry> {
+function withOutboundAuthors(entries: ReadonlyArray<ContextEntry>): ReadonlyArray<ContextEntry> {
   const key = (e: ContextEntry) => `${e.conversationId}\u0000${e.mid}`;
   const authors = new Map(entries.filter((e) => e.source === 'outbound' && e.mid !== null).map((e) => [key(e), e.author]));
   if (authors.size === 0) return entries;

@@ -2,7 +2,7 @@
 import { createLogger } from '@parley/observability';
 import { openDatabase } from '@parley/persistence';
 import type { Database } from '@parley/persistence';
-import { createTestSchema, testDatabaseUrl, waitFor } from '@parley/testing';
+import { countingStatements, createTestSchema, testDatabaseUrl, waitFor } from '@parley/testing';
 import type { TestSchema } from '@parley/testing';
 import { initialConversation } from '../conversations/conversation-state.ts';
 import type { ConversationState } from '../conversations/conversation-state.ts';
@@ -58,8 +58,8 @@ describe('marking events processed, reading their Pages and locking their conver
     const released = new Promise<void>((resolve) => (release = resolve));
     let marked!: (value: { conversations: Map<string, ConversationState>; all: Map<string, ConversationState> }) => void;
     const seen = new Promise<{ conversations: Map<string, ConversationState>; all: Map<string, ConversationState> }>((resolve) => (marked = resolve));
-    let statements = 0;
-    const counting = createRulesStore({ ...db, query: (...args: Parameters<Database['query']>) => (statements++, db.query(...args)) } as Database);
+    const counted = countingStatements(db);
+    const counting = createRulesStore(counted.db);
     const holder = counting.transaction(async (tx) => {
       const { conversations } = await counting.markProcessedLoadingPagesLocking(tx, [event], [conversation('lock-known'), conversation('lock-new'), conversation('lock-new')]);
       const all = await counting.lockConversations([conversation('lock-new'), conversation('lock-known')], tx, conversations);
@@ -67,7 +67,7 @@ describe('marking events processed, reading their Pages and locking their conver
       await released;
     });
     const { conversations, all } = await seen;
-    expect(statements).toBe(1);
+    expect(counted.count()).toBe(1);
     expect([...conversations.keys()].sort()).toEqual(['lock-known', 'lock-new']);
     expect(all.get('lock-known')).toEqual(known);
     expect(all.get('lock-new')).toEqual(conversation('lock-new'));
